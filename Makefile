@@ -1,0 +1,120 @@
+# awsrole-run - see README.md. Every dependency comes through pkg-config.
+.DEFAULT_GOAL := all
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PYTHON  ?= /usr/bin/python3
+FUZZ_SECONDS ?= 20
+VERSION := 0.1.0
+
+CC      ?= cc
+PKGS    := libcurl libcrypto expat jansson
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= -O2 -g
+SAN     ?=
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
+               -DAWSR_VERSION='"$(VERSION)"' $(CFLAGS) $(SAN) $(EXTRA_CFLAGS)
+DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+INCLUDES    := -Iresolver -Ishim
+
+# The preload library: libc only, hidden visibility, initial-exec TLS, no sanitizers.
+SHIM_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden \
+               -ftls-model=initial-exec -fno-stack-protector -Ishim $(SHIM_EXTRA_CFLAGS)
+SHIM_LDFLAGS := -shared -nodefaultlibs -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined \
+                -Wl,--version-script=shim/preload/exports.map
+
+RESOLVER_SRC := $(wildcard resolver/*.c)
+LAUNCHER_SRC := $(filter-out shim/main.c,$(wildcard shim/*.c))
+PRELOAD_SRC  := $(wildcard shim/preload/*.c)
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+
+RESOLVER_OBJ := $(RESOLVER_SRC:%.c=$(BUILD)/obj/%.o)
+LAUNCHER_OBJ := $(LAUNCHER_SRC:%.c=$(BUILD)/obj/%.o)
+PRELOAD_OBJ  := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.pic.o)
+UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+LIBAWSR   := $(BUILD)/libawsr.a
+LIBLAUNCH := $(BUILD)/libawsr-launcher.a
+LAUNCHER  := $(BUILD)/awsrole-run
+SHIM      := $(BUILD)/libawsrole-shim.so
+
+.PHONY: all bootstrap test unit integration demo bench fuzz install clean \
+        check-asan check-tsan check-valgrind probes
+all: bootstrap $(LAUNCHER) $(SHIM)
+
+probes:
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INCLUDES) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.pic.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBAWSR): $(RESOLVER_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBLAUNCH): $(LAUNCHER_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LAUNCHER): $(BUILD)/obj/shim/main.o $(LIBLAUNCH) $(LIBAWSR)
+	$(CC) $(BASE_CFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(SHIM): $(PRELOAD_OBJ) shim/preload/exports.map
+	$(CC) $(SHIM_CFLAGS) $(SHIM_LDFLAGS) -o $@ $(PRELOAD_OBJ) -lc -ldl
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBLAUNCH) $(LIBAWSR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(INCLUDES) $(DEP_CFLAGS) -Itests/unit -o $@ $< \
+	    $(LIBLAUNCH) $(LIBAWSR) $(DEP_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# Extra build rules (probe programs, fuzz targets, bench drivers) live beside their code.
+-include $(wildcard tests/*/rules.mk)
+
+unit: bootstrap $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+	    AWSR_TESTDATA=$(CURDIR)/../shared/testdata $$t || fail=1; done; exit $$fail
+
+integration: bootstrap all probes
+	AWSROLE_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+test: unit integration
+
+demo: all
+	@scripts/demo
+
+bench: all probes
+	@scripts/bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/awsrole $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/awsrole-run
+	install -m 0644 $(SHIM) $(DESTDIR)$(PREFIX)/lib/awsrole/libawsrole-shim.so
+	install -m 0644 awsrole-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/awsrole-run.1
+
+# ASan + UBSan over the launcher, the resolver and their tests (the shim stays plain: it is
+# preloaded into programs that are not built with ASan).
+check-asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    CFLAGS="-O1 -g" test
+
+check-tsan:
+	$(MAKE) BUILD=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" tsan-tests
+
+check-valgrind: all
+	AWSROLE_BUILD=$(CURDIR)/$(BUILD) AWSROLE_VALGRIND=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    -m valgrind tests/integration $(PYTEST_ARGS)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

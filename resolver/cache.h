@@ -1,0 +1,41 @@
+/* cache.h - the on-disk session cache under $XDG_CACHE_HOME/awsrole (default
+ * ~/.cache/awsrole): directory 0700 owned by the user, entries 0600 JSON (jansson),
+ * written to a temporary file (O_EXCL|O_NOFOLLOW) and renamed; one flock per key. */
+#ifndef AWSR_CACHE_H
+#define AWSR_CACHE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "creds.h"
+#include "error.h"
+
+#define AWSR_CACHE_MIN_VALID 900 /* an entry is reused only while 15 minutes remain */
+
+struct awsr_cache;
+
+/* Opens (creating) the directory. Refuses one owned by someone else or writable by group
+ * or others (AWSR_E_CONFIG with guidance). When it cannot be created, returns -1 with a
+ * warning-worthy message; callers run without a cache. */
+int awsr_cache_open(struct awsr_cache **out, struct awsr_error *err);
+void awsr_cache_close(struct awsr_cache *c);
+
+/* The hex SHA-256 of `material` (a canonical JSON text the caller builds), prefixed with
+ * kind ("session-" or "role-"). Returns malloc'd text. */
+char *awsr_cache_key(const char *kind, const char *material);
+
+/* flock(LOCK_EX) on <dir>/<key>.lock, waiting. Returns an fd (>= 0) or -1. */
+int awsr_cache_lock(struct awsr_cache *c, const char *key);
+void awsr_cache_unlock(int fd);
+
+/* 0 and *out filled when <key>.json exists, parses, and expires after min_valid_until.
+ * -1 (a miss) otherwise; an unreadable or corrupt entry is a miss, never an error. */
+int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until,
+                   struct awsr_creds *out);
+/* Writes the entry, recording `profile` in it. 0, or -1 with err (callers warn once). */
+int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
+                   const struct awsr_creds *creds, struct awsr_error *err);
+int awsr_cache_remove(struct awsr_cache *c, const char *key);
+const char *awsr_cache_dir(const struct awsr_cache *c);
+
+#endif

@@ -1,0 +1,122 @@
+/* error.c - error values, and the sanitizing printer every message goes through. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void set_message(struct awsr_error *err, const char *fmt, va_list ap)
+{
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+int awsr_error_set(struct awsr_error *err, int status, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    err->status = status;
+    err->code[0] = '\0';
+    set_message(err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int awsr_error_service(struct awsr_error *err, const char *code, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    err->status = AWSR_E_SERVICE;
+    snprintf(err->code, sizeof err->code, "%s", code ? code : "");
+    set_message(err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void awsr_error_clear(struct awsr_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+}
+
+/* Length of a valid UTF-8 sequence starting at s (1-4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n;
+    unsigned min;
+    if ((s[0] & 0xE0) == 0xC0) {
+        n = 2;
+        min = 0x80;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        n = 3;
+        min = 0x800;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        n = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    unsigned cp = s[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    /* C1 controls (U+0080..U+009F) can drive some terminals too. */
+    if (cp >= 0x80 && cp <= 0x9F)
+        return 0;
+    return n;
+}
+
+char *awsr_sanitize(char *dst, size_t dstsz, const char *src)
+{
+    if (!dst || dstsz == 0)
+        return dst;
+    size_t o = 0;
+    const unsigned char *s = (const unsigned char *)(src ? src : "");
+    while (*s && o + 1 < dstsz) {
+        size_t n = utf8_len(s);
+        if (n == 1 && (*s < 0x20 || *s == 0x7F) && *s != '\n' && *s != '\t')
+            n = 0;
+        if (n == 0) {
+            if (o + 5 > dstsz)
+                break;
+            snprintf(dst + o, dstsz - o, "\\x%02X", *s);
+            o += 4;
+            s++;
+            continue;
+        }
+        if (o + n + 1 > dstsz)
+            break;
+        memcpy(dst + o, s, n);
+        o += n;
+        s += n;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+void awsr_error_print(const struct awsr_error *err)
+{
+    char clean[sizeof err->message * 4];
+    awsr_sanitize(clean, sizeof clean, err->message[0] ? err->message : "unknown error");
+    fprintf(stderr, "awsrole-run: %s\n", clean);
+}
+
+void awsr_log(const char *fmt, ...)
+{
+    char raw[2048], clean[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    awsr_sanitize(clean, sizeof clean, raw);
+    fprintf(stderr, "awsrole-run: %s\n", clean);
+}

@@ -1,0 +1,24 @@
+/* shim.h - what the preload library's parts share (internal, hidden symbols).
+ * env.c and segment_read.c own the segment; files.c and pathmatch.c own the file
+ * redirection and ask the segment side only through these calls. */
+#ifndef AWSR_SHIM_H
+#define AWSR_SHIM_H
+
+#include <stdbool.h>
+
+#define AWSR_HIDDEN __attribute__((visibility("hidden")))
+#define AWSR_EXPORT __attribute__((visibility("default")))
+
+/* Path of the tree's synthesized credentials file, or NULL when this process has no live
+ * segment (then every wrapper passes through). In lazy mode, the first call asks the
+ * launcher and waits for the answer. Never allocates, never calls a wrapped function. */
+AWSR_HIDDEN const char *awsr_shim_credentials_file(void);
+
+/* Looks a name up in environ without going through the getenv wrapper (no dlsym, no
+ * malloc): the shim's own reads of HOME and AWS_SHARED_CREDENTIALS_FILE. */
+AWSR_HIDDEN const char *awsr_shim_raw_getenv(const char *name);
+
+/* True in AT_SECURE (setuid/setgid/capability) processes: the shim then does nothing. */
+AWSR_HIDDEN bool awsr_shim_disabled(void);
+
+#endif
