@@ -65,6 +65,7 @@ int awsr_resolver_init(struct awsr_resolver *r, const struct awsr_resolve_opts *
 void awsr_resolver_free(struct awsr_resolver *r)
 {
     awsr_creds_clear(&r->mfa_session);
+    free(r->mfa_session_key);
     awsr_cache_close(r->cache);
     awsr_plan_free(&r->plan);
     awsr_config_free(r->cfg);
@@ -228,6 +229,26 @@ static int call_get_session_token(struct awsr_sts_client *sts, const char *code,
                                       err);
 }
 
+void awsr_resolver_share(struct awsr_resolver *rs, size_t n)
+{
+    for (size_t i = 0; n > 1 && i < n; i++)
+        rs[i].peer = &rs[(i + 1) % n];
+}
+
+/* This resolver's or a peer's in-memory session for `key`, still good for a minute. */
+static const struct awsr_creds *session_in_memory(const struct awsr_resolver *r,
+                                                  const char *key, time_t now)
+{
+    const struct awsr_resolver *p = r;
+    do {
+        if (key && p->mfa_session_key && strcmp(p->mfa_session_key, key) == 0 &&
+            awsr_creds_present(&p->mfa_session) && !awsr_creds_expiring(&p->mfa_session, now, 60))
+            return &p->mfa_session;
+        p = p->peer;
+    } while (p && p != r);
+    return NULL;
+}
+
 /* The MFA session for (source, device): from memory, the disk cache, or one prompt. */
 static int mfa_session(struct awsr_resolver *r, struct awsr_sts_client *sts,
                        const struct awsr_creds *src, const char *serial, const char *mfa_process,
@@ -236,8 +257,15 @@ static int mfa_session(struct awsr_resolver *r, struct awsr_sts_client *sts,
 {
     time_t now = time(NULL);
     *from_cache = true;
-    if (awsr_creds_present(&r->mfa_session) && !awsr_creds_expiring(&r->mfa_session, now, 60))
-        return awsr_creds_copy(out, &r->mfa_session) ? awsr_error_set(err, AWSR_E_OTHER, "out of memory") : 0;
+    char *mkey = session_key(r, sts, src, serial);
+    const struct awsr_creds *mem = session_in_memory(r, mkey, now);
+    if (mem) {
+        if (mem != &r->mfa_session)
+            trace(r, "using the MFA session this run already holds for %s", serial);
+        int crc = awsr_creds_copy(out, mem) ? awsr_error_set(err, AWSR_E_OTHER, "out of memory") : 0;
+        free(mkey);
+        return crc;
+    }
 
     char *key = r->cache ? session_key(r, sts, src, serial) : NULL;
     int lock = -1, rc = -1;
@@ -265,10 +293,17 @@ static int mfa_session(struct awsr_resolver *r, struct awsr_sts_client *sts,
             warn_cache_once(r, &perr);
     }
 done:
-    if (rc == 0 && awsr_creds_copy(&r->mfa_session, out))
-        rc = awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+    if (rc == 0) {
+        awsr_creds_clear(&r->mfa_session);
+        free(r->mfa_session_key);
+        r->mfa_session_key = mkey;
+        mkey = NULL;
+        if (awsr_creds_copy(&r->mfa_session, out))
+            rc = awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+    }
     if (lock >= 0)
         awsr_cache_unlock(lock);
+    free(mkey);
     free(key);
     return rc;
 }
@@ -276,10 +311,18 @@ done:
 static void forget_session(struct awsr_resolver *r, struct awsr_sts_client *sts,
                            const struct awsr_creds *src, const char *serial)
 {
-    awsr_creds_clear(&r->mfa_session);
-    if (!r->cache)
-        return;
     char *key = session_key(r, sts, src, serial);
+    /* Peers holding the same dead session drop it too. */
+    struct awsr_resolver *p = r;
+    do {
+        if (p == r || (key && p->mfa_session_key && strcmp(p->mfa_session_key, key) == 0))
+            awsr_creds_clear(&p->mfa_session);
+        p = p->peer;
+    } while (p && p != r);
+    if (!r->cache) {
+        free(key);
+        return;
+    }
     if (key)
         awsr_cache_remove(r->cache, key);
     free(key);

@@ -28,6 +28,8 @@ struct awsr_resolver {
     bool cache_warned;
     struct awsr_creds mfa_session; /* the MFA session this run used, kept in memory */
     char *session_name;            /* generated role session name, fixed for the run */
+    char *mfa_session_key;         /* which (source, device) mfa_session belongs to */
+    struct awsr_resolver *peer;    /* next resolver of the same run (a ring), or NULL */
 };
 
 /* Loads the config and builds the plan. */
@@ -39,6 +41,10 @@ enum {
     AWSR_RESOLVE_NO_PROMPT = 1, /* never ask for a code (background renewal) */
     AWSR_RESOLVE_FRESH = 2,     /* skip the role cache: get new role credentials */
 };
+
+/* Links the resolvers of one run (--also) in a ring so that they share their in-memory
+ * MFA sessions: one prompt per (source, device) even with --no-cache. */
+void awsr_resolver_share(struct awsr_resolver *rs, size_t n);
 
 /* Resolves the plan's target credentials. */
 int awsr_resolve(struct awsr_resolver *r, int flags, struct awsr_creds *out,

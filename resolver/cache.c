@@ -1,0 +1,384 @@
+/* cache.c - the on-disk session cache: a private directory opened once without following
+ * a symlink, every entry reached relative to it (openat), 0600 JSON files written to a
+ * temporary name and renamed into place, one flock per key. */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ENTRY_MAX (64 * 1024)
+
+struct awsr_cache {
+    int dirfd;
+    char *path;
+};
+
+/* ------------------------------------------------------------------------------------ */
+
+static char *cache_path(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    char *p = NULL;
+    if (xdg && xdg[0] == '/') { /* the XDG spec: relative values are ignored */
+        if (asprintf(&p, "%s/awsrole", xdg) < 0)
+            return NULL;
+        return p;
+    }
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(geteuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home || !*home)
+        return NULL;
+    if (asprintf(&p, "%s/.cache/awsrole", home) < 0)
+        return NULL;
+    return p;
+}
+
+/* mkdir -p of the parents of `path` with default permissions. */
+static int make_parents(const char *path)
+{
+    char *tmp = strdup(path);
+    if (!tmp)
+        return -1;
+    for (char *s = tmp + 1; (s = strchr(s, '/')) != NULL; s++) {
+        *s = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            free(tmp);
+            errno = e;
+            return -1;
+        }
+        *s = '/';
+    }
+    free(tmp);
+    return 0;
+}
+
+int awsr_cache_open(struct awsr_cache **out, struct awsr_error *err)
+{
+    *out = NULL;
+    char *path = cache_path();
+    if (!path)
+        return awsr_error_set(err, AWSR_E_OTHER,
+                              "cannot locate the cache directory (HOME is not set)");
+    if (make_parents(path) != 0 || (mkdir(path, 0700) != 0 && errno != EEXIST)) {
+        int e = errno;
+        awsr_error_set(err, AWSR_E_OTHER, "cannot create the cache directory %s: %s", path,
+                       strerror(e));
+        free(path);
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP || e == ENOTDIR)
+            awsr_error_set(err, AWSR_E_CONFIG,
+                           "the cache directory %s is a symbolic link or not a directory; "
+                           "refusing to use it (remove it, awsrole-run recreates it)",
+                           path);
+        else
+            awsr_error_set(err, AWSR_E_OTHER, "cannot open the cache directory %s: %s", path,
+                           strerror(e));
+        free(path);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        awsr_error_set(err, AWSR_E_OTHER, "cannot check the cache directory %s: %s", path,
+                       strerror(errno));
+        goto refuse;
+    }
+    if (st.st_uid != geteuid()) {
+        awsr_error_set(err, AWSR_E_CONFIG,
+                       "the cache directory %s is owned by uid %u, not by you (uid %u); "
+                       "refusing to use it (remove it, or fix with chown %u %s)",
+                       path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(),
+                       path);
+        goto refuse;
+    }
+    if (st.st_mode & 077) {
+        awsr_error_set(err, AWSR_E_CONFIG,
+                       "the cache directory %s is accessible by group or others (mode %04o); "
+                       "fix with chmod 700 %s",
+                       path, (unsigned)(st.st_mode & 07777), path);
+        goto refuse;
+    }
+    struct awsr_cache *c = calloc(1, sizeof *c);
+    if (!c) {
+        awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+        goto refuse;
+    }
+    c->dirfd = fd;
+    c->path = path;
+    *out = c;
+    return 0;
+refuse:
+    close(fd);
+    free(path);
+    return -1;
+}
+
+void awsr_cache_close(struct awsr_cache *c)
+{
+    if (!c)
+        return;
+    if (c->dirfd >= 0)
+        close(c->dirfd);
+    free(c->path);
+    free(c);
+}
+
+const char *awsr_cache_dir(const struct awsr_cache *c)
+{
+    return c ? c->path : NULL;
+}
+
+char *awsr_cache_key(const char *kind, const char *material)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(material, strlen(material), md, &mdlen, EVP_sha256(), NULL))
+        return NULL;
+    size_t kl = strlen(kind);
+    char *key = malloc(kl + 2 * mdlen + 1);
+    if (!key)
+        return NULL;
+    memcpy(key, kind, kl);
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(key + kl + 2 * i, 3, "%02x", md[i]);
+    return key;
+}
+
+/* Keys name files in the directory: no separators, no dot files. */
+static bool key_ok(const char *key)
+{
+    if (!key || !*key || key[0] == '.' || strlen(key) > 200)
+        return false;
+    for (const char *p = key; *p; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+int awsr_cache_lock(struct awsr_cache *c, const char *key)
+{
+    if (!c || !key_ok(key))
+        return -1;
+    char name[256];
+    snprintf(name, sizeof name, "%s.lock", key);
+    int fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+void awsr_cache_unlock(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static void json_wipe_free(json_t *j)
+{
+    if (!j)
+        return;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) {
+        if (json_is_string(v))
+            OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    }
+    json_decref(j);
+}
+
+static const char *str_member(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until,
+                   struct awsr_creds *out)
+{
+    if (!c || !key_ok(key))
+        return -1;
+    char name[256];
+    snprintf(name, sizeof name, "%s.json", key);
+    /* O_NONBLOCK: a FIFO planted here must not hang us (it fails the S_ISREG check). */
+    int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) || st.st_size <= 0 || st.st_size > ENTRY_MAX) {
+        close(fd);
+        return -1;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t n = 0;
+    while (buf && n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (!buf)
+        return -1;
+    json_t *root = json_loadb(buf, n, 0, NULL);
+    OPENSSL_cleanse(buf, n);
+    free(buf);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return -1;
+    }
+    int rc = -1;
+    json_t *ver = json_object_get(root, "Version");
+    const char *akid = str_member(root, "AccessKeyId");
+    const char *secret = str_member(root, "SecretAccessKey");
+    const char *token = str_member(root, "SessionToken");
+    const char *exp = str_member(root, "Expiration");
+    const char *account = str_member(root, "AccountId");
+    time_t expiration;
+    if (json_is_integer(ver) && json_integer_value(ver) == 1 && akid && *akid && secret &&
+        *secret && exp && awsr_time_parse(exp, &expiration) == 0 &&
+        expiration > min_valid_until) {
+        struct awsr_creds cr = {0};
+        if (awsr_creds_set(&cr, akid, secret, token && *token ? token : NULL, expiration) ==
+                0 &&
+            (!account || (cr.account_id = strdup(account)) != NULL)) {
+            awsr_creds_clear(out);
+            *out = cr;
+            rc = 0;
+        } else {
+            awsr_creds_clear(&cr);
+        }
+    }
+    json_wipe_free(root);
+    return rc;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
+                   const struct awsr_creds *creds, struct awsr_error *err)
+{
+    if (!c || !key_ok(key))
+        return awsr_error_set(err, AWSR_E_OTHER, "invalid session cache key");
+    if (!awsr_creds_present(creds) || creds->expiration == 0)
+        return awsr_error_set(err, AWSR_E_OTHER,
+                              "not caching credentials that are incomplete or never expire");
+    char exp[32];
+    awsr_time_format(creds->expiration, exp, sizeof exp);
+    json_t *root = json_object();
+    if (!root)
+        return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+    json_object_set_new(root, "Version", json_integer(1));
+    json_object_set_new(root, "Profile", profile ? json_string(profile) : json_null());
+    json_object_set_new(root, "AccessKeyId", json_string(creds->access_key_id));
+    json_object_set_new(root, "SecretAccessKey", json_string(creds->secret_access_key));
+    if (creds->session_token)
+        json_object_set_new(root, "SessionToken", json_string(creds->session_token));
+    json_object_set_new(root, "Expiration", json_string(exp));
+    if (creds->account_id)
+        json_object_set_new(root, "AccountId", json_string(creds->account_id));
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_wipe_free(root);
+    if (!text)
+        return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+    size_t len = strlen(text);
+
+    unsigned char rnd[8];
+    char tmp[300], name[256];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        OPENSSL_cleanse(text, len);
+        free(text);
+        return awsr_error_set(err, AWSR_E_OTHER, "no random bytes for a temporary file name");
+    }
+    int o = snprintf(tmp, sizeof tmp, ".%s.", key);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        o += snprintf(tmp + o, sizeof tmp - (size_t)o, "%02x", rnd[i]);
+    snprintf(tmp + o, sizeof tmp - (size_t)o, ".tmp");
+    snprintf(name, sizeof name, "%s.json", key);
+
+    int rc = 0, e = 0;
+    int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        e = errno;
+        rc = -1;
+    } else {
+        if (fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0) {
+            e = errno;
+            rc = -1;
+        }
+        if (close(fd) != 0 && rc == 0) {
+            e = errno;
+            rc = -1;
+        }
+        if (rc == 0 && renameat(c->dirfd, tmp, c->dirfd, name) != 0) {
+            e = errno;
+            rc = -1;
+        }
+        if (rc != 0)
+            unlinkat(c->dirfd, tmp, 0);
+    }
+    OPENSSL_cleanse(text, len);
+    free(text);
+    if (rc != 0)
+        return awsr_error_set(err, AWSR_E_OTHER, "cannot write to the session cache in %s: %s",
+                              c->path, strerror(e));
+    return 0;
+}
+
+int awsr_cache_remove(struct awsr_cache *c, const char *key)
+{
+    if (!c || !key_ok(key))
+        return -1;
+    char name[256];
+    snprintf(name, sizeof name, "%s.json", key);
+    if (unlinkat(c->dirfd, name, 0) != 0 && errno != ENOENT)
+        return -1;
+    return 0;
+}

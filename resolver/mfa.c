@@ -1,0 +1,299 @@
+/* mfa.c - an MFA code from --mfa-code, $AWSROLE_MFA_CODE, the profile's mfa_process, or a
+ * prompt on /dev/tty with echo off. Never stdin, never echoed, wiped after use. */
+#include "mfa.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "sources.h"
+
+#define MFA_PROCESS_TIMEOUT_MS 120000
+#define PROMPT_TRIES 3
+
+static const char *env_code(void)
+{
+    const char *v = getenv("AWSROLE_MFA_CODE");
+    return v && *v ? v : NULL;
+}
+
+static bool has_noninteractive(const struct awsr_mfa_request *rq)
+{
+    return (rq->cli_code && *rq->cli_code) || env_code() ||
+           (rq->mfa_process && *rq->mfa_process);
+}
+
+static int no_terminal(const struct awsr_mfa_request *rq, struct awsr_error *err)
+{
+    return awsr_error_set(err, AWSR_E_CONFIG,
+                          "MFA code required for %s but there is no terminal to ask on; pass "
+                          "--mfa-code, set AWSROLE_MFA_CODE, or configure mfa_process in the "
+                          "profile",
+                          rq->serial ? rq->serial : "");
+}
+
+/* Codes from non-interactive sources go to STS as given (it judges them), but they must
+ * fit and be printable: they end up in a form field. */
+static int take_code(const char *src, const char *what, char code[AWSR_MFA_CODE_MAX],
+                     struct awsr_error *err)
+{
+    size_t n = strlen(src);
+    if (n == 0)
+        return awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from %s is empty", what);
+    if (n >= AWSR_MFA_CODE_MAX)
+        return awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from %s is too long", what);
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)src[i]))
+            return awsr_error_set(err, AWSR_E_CONFIG,
+                                  "the MFA code from %s contains invalid characters", what);
+    memcpy(code, src, n + 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static int run_mfa_process(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE_MAX],
+                           struct awsr_error *err)
+{
+    static const char prefix[] = "mfa_process: ";
+    char **argv;
+    if (awsr_shell_split(rq->mfa_process, &argv, prefix, err))
+        return -1;
+    /* Same process group as us: the helper may need the terminal ("touch your key"). */
+    struct awsr_proc_opts opts = {.timeout_ms = MFA_PROCESS_TIMEOUT_MS,
+                                  .capture_stderr = false, .own_pgrp = false};
+    struct awsr_proc_result res;
+    int rc = awsr_process_run(argv, &opts, &res, prefix, err);
+    awsr_argv_free(argv);
+    if (rc)
+        return -1;
+    if (res.timed_out) {
+        rc = awsr_error_set(err, AWSR_E_CONFIG, "mfa_process timed out after %ld ms and was "
+                            "killed", awsr_process_timeout_ms(MFA_PROCESS_TIMEOUT_MS));
+    } else if (res.out_overflow) {
+        rc = awsr_error_set(err, AWSR_E_CONFIG, "mfa_process wrote too much to stdout");
+    } else if (WIFSIGNALED(res.wstatus)) {
+        rc = awsr_error_set(err, AWSR_E_CONFIG, "mfa_process was killed by signal %d",
+                            WTERMSIG(res.wstatus));
+    } else if (WEXITSTATUS(res.wstatus) != 0) {
+        rc = awsr_error_set(err, AWSR_E_CONFIG, "mfa_process failed with exit status %d",
+                            WEXITSTATUS(res.wstatus));
+    } else {
+        char *s = res.out;
+        size_t n = res.out_len;
+        if (strlen(s) != n) {
+            rc = awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from mfa_process contains "
+                                "invalid characters");
+        } else {
+            while (n > 0 && isspace((unsigned char)s[n - 1]))
+                s[--n] = '\0';
+            while (isspace((unsigned char)*s))
+                s++;
+            rc = take_code(s, "mfa_process", code, err);
+        }
+    }
+    awsr_proc_result_free(&res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The prompt. A signal while echo is off restores the terminal from this saved copy.   */
+
+static volatile sig_atomic_t g_tty_fd = -1;
+static struct termios g_saved;
+
+static void prompt_signal(int sig)
+{
+    int fd = g_tty_fd;
+    if (fd >= 0) {
+        tcsetattr(fd, TCSAFLUSH, &g_saved);
+        (void)!write(fd, "\n", 1);
+    }
+    _exit(128 + sig);
+}
+
+static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NSIG_HANDLED (sizeof g_signals / sizeof *g_signals)
+
+static void tty_write(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads one line into buf (newline dropped). 1 a line, 0 EOF before any byte, -1 error.
+ * A line longer than the buffer is consumed and reported with *too_long. */
+static int tty_read_line(int fd, char *buf, size_t sz, bool *too_long)
+{
+    size_t n = 0;
+    *too_long = false;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            buf[n < sz ? n : sz - 1] = '\0';
+            return n > 0 || *too_long ? 1 : 0;
+        }
+        if (c == '\n')
+            break;
+        if (n + 1 < sz)
+            buf[n++] = c;
+        else
+            *too_long = true;
+        OPENSSL_cleanse(&c, 1);
+    }
+    buf[n] = '\0';
+    return 1;
+}
+
+static bool six_digits(const char *s)
+{
+    for (int i = 0; i < 6; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return s[6] == '\0';
+}
+
+static void strip_spaces(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    size_t lead = strspn(s, " \t\r\f\v");
+    memmove(s, s + lead, n - lead + 1);
+}
+
+/* One prompt with echo off. 1 a line read, 0 EOF, -1 error (err set). */
+static int prompt_once(int fd, const char *prompt, char *line, size_t sz,
+                       struct awsr_error *err)
+{
+    struct termios t;
+    bool tty_ok = tcgetattr(fd, &g_saved) == 0;
+    struct sigaction old[NSIG_HANDLED];
+    if (tty_ok) {
+        g_tty_fd = fd;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = prompt_signal;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < NSIG_HANDLED; i++)
+            sigaction(g_signals[i], &sa, &old[i]);
+    }
+    /* Echo off before the prompt appears (as getpass): a code typed as soon as the prompt
+     * shows is neither echoed nor flushed away by TCSAFLUSH. */
+    if (tty_ok) {
+        t = g_saved;
+        t.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &t);
+    }
+    tty_write(fd, prompt);
+    bool too_long;
+    int r = tty_read_line(fd, line, sz, &too_long);
+    int e = errno;
+    if (tty_ok) {
+        tcsetattr(fd, TCSAFLUSH, &g_saved);
+        g_tty_fd = -1;
+        for (size_t i = 0; i < NSIG_HANDLED; i++)
+            sigaction(g_signals[i], &old[i], NULL);
+    }
+    tty_write(fd, "\n");
+    if (r < 0)
+        return awsr_error_set(err, AWSR_E_OTHER, "cannot read the MFA code from the terminal: "
+                              "%s", strerror(e));
+    if (too_long)
+        line[0] = 'x'; /* certainly not six digits */
+    return r;
+}
+
+static int prompt_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE_MAX],
+                       struct awsr_error *err)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return no_terminal(rq, err);
+    char serial[512], prompt[600], line[64];
+    awsr_sanitize(serial, sizeof serial, rq->serial ? rq->serial : "");
+    snprintf(prompt, sizeof prompt, "Enter MFA code for %s: ", serial);
+    int rc = -1;
+    for (int tries = 0; tries < PROMPT_TRIES; tries++) {
+        int r = prompt_once(fd, prompt, line, sizeof line, err);
+        if (r < 0)
+            break;
+        if (r == 0) {
+            awsr_error_set(err, AWSR_E_CONFIG, "no MFA code was entered");
+            break;
+        }
+        strip_spaces(line);
+        if (six_digits(line)) {
+            memcpy(code, line, 7);
+            rc = 0;
+            break;
+        }
+        tty_write(fd, "awsrole-run: the MFA code must be 6 digits\n");
+        if (tries + 1 == PROMPT_TRIES)
+            awsr_error_set(err, AWSR_E_CONFIG, "no valid MFA code was entered for %s (the code "
+                           "must be 6 digits)", rq->serial ? rq->serial : "");
+    }
+    OPENSSL_cleanse(line, sizeof line);
+    close(fd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+int awsr_mfa_get_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE_MAX],
+                      struct awsr_error *err)
+{
+    code[0] = '\0';
+    if (rq->attempt > 0) {
+        /* STS rejected the code: asking a fixed source again would only repeat it. */
+        if (has_noninteractive(rq))
+            return -1;
+        return prompt_code(rq, code, err);
+    }
+    if (rq->cli_code && *rq->cli_code)
+        return take_code(rq->cli_code, "--mfa-code", code, err);
+    const char *env = env_code();
+    if (env)
+        return take_code(env, "AWSROLE_MFA_CODE", code, err);
+    if (rq->mfa_process && *rq->mfa_process) {
+        int rc = run_mfa_process(rq, code, err);
+        if (rc)
+            OPENSSL_cleanse(code, AWSR_MFA_CODE_MAX);
+        return rc;
+    }
+    return prompt_code(rq, code, err);
+}
+
+bool awsr_mfa_available(const struct awsr_mfa_request *rq)
+{
+    if (rq->attempt == 0 && has_noninteractive(rq))
+        return true;
+    if (rq->attempt > 0 && has_noninteractive(rq))
+        return false;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}

@@ -1,0 +1,560 @@
+/* sigv4.c - AWS Signature Version 4 header signing (canonical request, string to sign,
+ * HMAC chain, Authorization), matching the AWS signing test suite. */
+#include "sigv4.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a tiny growable string; every append is a no-op after a failure ---- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void sb_grow(struct sbuf *b, size_t extra)
+{
+    if (b->failed || b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 128;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *n = malloc(cap);
+    if (!n) {
+        b->failed = true;
+        return;
+    }
+    if (b->p) {
+        memcpy(n, b->p, b->len + 1);
+        /* old copies may hold a session token */
+        OPENSSL_cleanse(b->p, b->cap);
+        free(b->p);
+    } else {
+        n[0] = '\0';
+    }
+    b->p = n;
+    b->cap = cap;
+}
+
+static void sb_addn(struct sbuf *b, const char *s, size_t n)
+{
+    sb_grow(b, n);
+    if (b->failed)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_add(struct sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
+static void sb_addc(struct sbuf *b, char c) { sb_addn(b, &c, 1); }
+
+static void sb_free(struct sbuf *b)
+{
+    if (b->p)
+        OPENSSL_cleanse(b->p, b->cap);
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* Returns the string (caller frees) or NULL after any failure; resets b. */
+static char *sb_take(struct sbuf *b)
+{
+    if (!b->p && !b->failed)
+        sb_add(b, "");
+    if (b->failed) {
+        sb_free(b);
+        return NULL;
+    }
+    char *r = b->p;
+    memset(b, 0, sizeof *b);
+    return r;
+}
+
+static void secure_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+/* ---- hashing ---- */
+
+static void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void awsr_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+        out[0] = '\0';
+        return;
+    }
+    hex_encode(md, 32, out);
+}
+
+static int hmac(const void *key, size_t keylen, const char *msg, unsigned char out[32])
+{
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
+              &n) ||
+        n != 32)
+        return -1;
+    return 0;
+}
+
+/* ---- encoding ---- */
+
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static void sb_encode(struct sbuf *b, const char *s, size_t len, bool keep_slash)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c) || (keep_slash && c == '/')) {
+            sb_addc(b, (char)c);
+        } else {
+            char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
+            sb_addn(b, esc, 3);
+        }
+    }
+}
+
+char *awsr_sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
+{
+    struct sbuf b = {0};
+    if (s)
+        sb_encode(&b, s, len, keep_slash);
+    return sb_take(&b);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..len) into a new buffer (invalid escapes stay literal), then
+ * re-encodes it the SigV4 way, so "%e1%88%b4", "%E1%88%B4" and raw UTF-8 all match. */
+static char *query_component(const char *s, size_t len)
+{
+    char *raw = malloc(len + 1);
+    if (!raw)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            raw[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            raw[n++] = s[i];
+        }
+    }
+    char *enc = awsr_sigv4_uri_encode(raw, n, false);
+    free(raw);
+    return enc;
+}
+
+/* ---- canonical pieces ---- */
+
+/* RFC 3986 dot-segment removal plus collapsing empty segments ("//"). */
+static char *normalize_path(const char *path)
+{
+    size_t len = strlen(path);
+    const char **seg = calloc(len / 2 + 2, sizeof *seg);
+    size_t *seglen = calloc(len / 2 + 2, sizeof *seglen);
+    struct sbuf b = {0};
+    if (!seg || !seglen) {
+        free(seg);
+        free(seglen);
+        return NULL;
+    }
+    size_t nseg = 0;
+    bool trailing = false;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - s);
+        bool last = (*p == '\0') || p[strspn(p, "/")] == '\0';
+        if (n == 0)
+            break;
+        if (n == 1 && s[0] == '.') {
+            trailing = last;
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            if (nseg)
+                nseg--;
+            trailing = last;
+        } else {
+            seg[nseg] = s;
+            seglen[nseg++] = n;
+            trailing = last && *p == '/';
+        }
+    }
+    sb_addc(&b, '/');
+    for (size_t i = 0; i < nseg; i++) {
+        sb_addn(&b, seg[i], seglen[i]);
+        if (i + 1 < nseg || trailing)
+            sb_addc(&b, '/');
+    }
+    free(seg);
+    free(seglen);
+    return sb_take(&b);
+}
+
+static void canonical_path(struct sbuf *b, const struct awsr_sigv4_request *rq)
+{
+    const char *path = rq->path && rq->path[0] ? rq->path : "/";
+    char *prefixed = NULL;
+    if (path[0] != '/') {
+        size_t n = strlen(path);
+        prefixed = malloc(n + 2);
+        if (!prefixed) {
+            b->failed = true;
+            return;
+        }
+        prefixed[0] = '/';
+        memcpy(prefixed + 1, path, n + 1);
+        path = prefixed;
+    }
+    char *norm = rq->normalize_path ? normalize_path(path) : NULL;
+    if (rq->normalize_path && !norm) {
+        b->failed = true;
+    } else {
+        const char *use = norm ? norm : path;
+        if (rq->single_encode_path)
+            sb_add(b, use);
+        else
+            sb_encode(b, use, strlen(use), true);
+    }
+    free(norm);
+    free(prefixed);
+}
+
+struct kv {
+    char *k, *v;
+};
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const struct kv *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    return c ? c : strcmp(x->v, y->v);
+}
+
+static void canonical_query(struct sbuf *b, const char *q)
+{
+    if (!q || !*q)
+        return;
+    size_t max = 1;
+    for (const char *p = q; *p; p++)
+        max += *p == '&';
+    struct kv *kvs = calloc(max, sizeof *kvs);
+    if (!kvs) {
+        b->failed = true;
+        return;
+    }
+    size_t n = 0;
+    const char *p = q;
+    while (*p) {
+        const char *end = strchr(p, '&');
+        if (!end)
+            end = p + strlen(p);
+        if (end > p) {
+            const char *eq = memchr(p, '=', (size_t)(end - p));
+            const char *kend = eq ? eq : end;
+            kvs[n].k = query_component(p, (size_t)(kend - p));
+            kvs[n].v = eq ? query_component(eq + 1, (size_t)(end - eq - 1)) : strdup("");
+            n++;
+            if (!kvs[n - 1].k || !kvs[n - 1].v)
+                b->failed = true;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (!b->failed) {
+        qsort(kvs, n, sizeof *kvs, kv_cmp);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                sb_addc(b, '&');
+            sb_add(b, kvs[i].k);
+            sb_addc(b, '=');
+            sb_add(b, kvs[i].v);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(kvs[i].k);
+        free(kvs[i].v);
+    }
+    free(kvs);
+}
+
+struct hdr {
+    char *name;  /* lower case */
+    char *value; /* canonical */
+    size_t order;
+};
+
+static int hdr_cmp(const void *a, const void *b)
+{
+    const struct hdr *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Trims and folds whitespace runs (including line breaks of folded values) to one space. */
+static char *canonical_value(const char *v)
+{
+    struct sbuf b = {0};
+    bool pending = false;
+    for (; *v; v++) {
+        if (is_space(*v)) {
+            pending = b.len > 0;
+            continue;
+        }
+        if (pending)
+            sb_addc(&b, ' ');
+        pending = false;
+        sb_addc(&b, *v);
+    }
+    return sb_take(&b);
+}
+
+static char *lower_dup(const char *s)
+{
+    char *r = strdup(s);
+    if (r)
+        for (char *p = r; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    return r;
+}
+
+/* Headers botocore never signs (hop-by-hop, or changed by proxies and HTTP stacks). */
+static bool unsigned_header(const char *lname)
+{
+    static const char *const skip[] = {
+        "authorization", "connection",  "expect",   "keep-alive",        "proxy-authenticate",
+        "proxy-authorization", "te",    "trailer",  "transfer-encoding", "upgrade",
+        "user-agent",    "x-amzn-trace-id"};
+    for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+        if (!strcmp(lname, skip[i]))
+            return true;
+    return false;
+}
+
+static int add_hdr(struct hdr *h, size_t *n, const char *name, const char *value)
+{
+    h[*n].name = lower_dup(name);
+    h[*n].value = canonical_value(value ? value : "");
+    h[*n].order = *n;
+    (*n)++;
+    return h[*n - 1].name && h[*n - 1].value ? 0 : -1;
+}
+
+static char *add_line(const char *name, const char *value)
+{
+    struct sbuf b = {0};
+    sb_add(&b, name);
+    sb_add(&b, ": ");
+    sb_add(&b, value);
+    return sb_take(&b);
+}
+
+void awsr_sigv4_result_free(struct awsr_sigv4_result *res)
+{
+    if (!res)
+        return;
+    secure_free(res->canonical_request);
+    secure_free(res->string_to_sign);
+    free(res->signed_headers);
+    free(res->authorization);
+    for (size_t i = 0; i < AWSR_SIGV4_MAX_ADD + 1; i++)
+        secure_free(res->add_headers[i]);
+    OPENSSL_cleanse(res, sizeof *res);
+    memset(res, 0, sizeof *res);
+}
+
+int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!rq->method || !rq->region || !rq->service || !rq->access_key_id ||
+        !rq->secret_access_key || (rq->n_headers && !rq->headers))
+        return -1;
+
+    struct tm tm;
+    char amzdate[32], date[16], payload[65];
+    if (!gmtime_r(&rq->timestamp, &tm))
+        return -1;
+    strftime(amzdate, sizeof amzdate, "%Y%m%dT%H%M%SZ", &tm);
+    strftime(date, sizeof date, "%Y%m%d", &tm);
+    awsr_sha256_hex(rq->body, rq->body ? rq->body_len : 0, payload);
+
+    const char *token = rq->session_token && rq->session_token[0] ? rq->session_token : NULL;
+    size_t cap = rq->n_headers + 3, n = 0;
+    struct hdr *h = calloc(cap, sizeof *h);
+    struct sbuf cr = {0}, sts = {0}, sh = {0}, au = {0};
+    int rc = -1;
+    if (!h)
+        return -1;
+    bool bad = false;
+    for (size_t i = 0; i < rq->n_headers && !bad; i++) {
+        if (!rq->headers[i].name)
+            continue;
+        char *l = lower_dup(rq->headers[i].name);
+        bool skip = !l || unsigned_header(l);
+        free(l);
+        if (!skip)
+            bad = add_hdr(h, &n, rq->headers[i].name, rq->headers[i].value) != 0;
+    }
+    bad = bad || add_hdr(h, &n, "x-amz-date", amzdate) != 0;
+    if (rq->sign_body)
+        bad = bad || add_hdr(h, &n, "x-amz-content-sha256", payload) != 0;
+    if (token && !rq->omit_session_token)
+        bad = bad || add_hdr(h, &n, "x-amz-security-token", token) != 0;
+    if (bad)
+        goto out;
+    qsort(h, n, sizeof *h, hdr_cmp);
+
+    /* canonical request */
+    sb_add(&cr, rq->method);
+    sb_addc(&cr, '\n');
+    canonical_path(&cr, rq);
+    sb_addc(&cr, '\n');
+    canonical_query(&cr, rq->query);
+    sb_addc(&cr, '\n');
+    for (size_t i = 0; i < n; i++) {
+        bool same_as_prev = i > 0 && !strcmp(h[i].name, h[i - 1].name);
+        if (same_as_prev) {
+            sb_addc(&cr, ',');
+        } else {
+            if (i > 0)
+                sb_addc(&cr, '\n');
+            sb_add(&cr, h[i].name);
+            sb_addc(&cr, ':');
+            if (sh.len)
+                sb_addc(&sh, ';');
+            sb_add(&sh, h[i].name);
+        }
+        sb_add(&cr, h[i].value);
+    }
+    sb_add(&cr, n ? "\n\n" : "\n");
+    sb_add(&sh, "");
+    if (sh.p)
+        sb_add(&cr, sh.p);
+    sb_addc(&cr, '\n');
+    sb_add(&cr, payload);
+    if (cr.failed || sh.failed)
+        goto out;
+
+    /* string to sign */
+    char creq_hash[65], scope[256];
+    awsr_sha256_hex(cr.p, cr.len, creq_hash);
+    int sn = snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, rq->region,
+                      rq->service);
+    if (sn < 0 || (size_t)sn >= sizeof scope)
+        goto out;
+    sb_add(&sts, "AWS4-HMAC-SHA256\n");
+    sb_add(&sts, amzdate);
+    sb_addc(&sts, '\n');
+    sb_add(&sts, scope);
+    sb_addc(&sts, '\n');
+    sb_add(&sts, creq_hash);
+    if (sts.failed)
+        goto out;
+
+    /* signing key: HMAC chain from "AWS4" + secret */
+    {
+        size_t slen = strlen(rq->secret_access_key);
+        unsigned char *k0 = malloc(slen + 4);
+        unsigned char k[32], sig[32];
+        if (!k0)
+            goto out;
+        memcpy(k0, "AWS4", 4);
+        memcpy(k0 + 4, rq->secret_access_key, slen);
+        int hrc = hmac(k0, slen + 4, date, k) || hmac(k, 32, rq->region, k) ||
+                  hmac(k, 32, rq->service, k) || hmac(k, 32, "aws4_request", k) ||
+                  hmac(k, 32, sts.p, sig);
+        OPENSSL_cleanse(k0, slen + 4);
+        free(k0);
+        OPENSSL_cleanse(k, sizeof k);
+        if (hrc)
+            goto out;
+        hex_encode(sig, 32, res->signature);
+    }
+
+    sb_add(&au, "AWS4-HMAC-SHA256 Credential=");
+    sb_add(&au, rq->access_key_id);
+    sb_addc(&au, '/');
+    sb_add(&au, scope);
+    sb_add(&au, ", SignedHeaders=");
+    sb_add(&au, sh.p);
+    sb_add(&au, ", Signature=");
+    sb_add(&au, res->signature);
+
+    res->canonical_request = sb_take(&cr);
+    res->string_to_sign = sb_take(&sts);
+    res->signed_headers = sb_take(&sh);
+    res->authorization = sb_take(&au);
+    if (!res->canonical_request || !res->string_to_sign || !res->signed_headers ||
+        !res->authorization)
+        goto out;
+
+    size_t a = 0;
+    res->add_headers[a++] = add_line("X-Amz-Date", amzdate);
+    if (rq->sign_body)
+        res->add_headers[a++] = add_line("X-Amz-Content-SHA256", payload);
+    if (token)
+        res->add_headers[a++] = add_line("X-Amz-Security-Token", token);
+    res->add_headers[a++] = add_line("Authorization", res->authorization);
+    rc = 0;
+    for (size_t i = 0; i < a; i++)
+        if (!res->add_headers[i])
+            rc = -1;
+
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].name);
+        secure_free(h[i].value);
+    }
+    free(h);
+    sb_free(&cr);
+    sb_free(&sts);
+    sb_free(&sh);
+    sb_free(&au);
+    if (rc)
+        awsr_sigv4_result_free(res);
+    return rc;
+}

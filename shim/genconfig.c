@@ -1,0 +1,444 @@
+/* genconfig.c - the tree's private copy of the user's AWS config (see genconfig.h).
+ *
+ * The copy is made from the original text, line ranges at a time, so what is not replaced
+ * stays byte for byte as the user wrote it. The INI parser (resolver/config.h) only says
+ * where sections start: a section runs from its header to the next header. */
+#include "genconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define MAX_CONFIG_SIZE (16 * 1024 * 1024)
+
+/* Settings a served section keeps: none of them is a credential source, so they cannot
+ * beat credential_process (or, in server mode, the container endpoint). */
+static const char *const kept_keys[] = {
+    "region", "output", "endpoint_url", "ignore_configured_endpoint_urls", "services",
+    "ca_bundle", "sts_regional_endpoints", "s3", "retry_mode", "max_attempts", "cli_pager",
+    "cli_timestamp_format", "cli_binary_format", "cli_follow_urlparam", "cli_auto_prompt",
+    "parameter_validation", "use_fips_endpoint", "use_dualstack_endpoint", "defaults_mode",
+    "tcp_keepalive", "api_versions",
+};
+
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+/* Grows by copy-and-wipe: the user's config may hold keys of other profiles. */
+static void add(struct buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = malloc(cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        if (b->p) {
+            memcpy(p, b->p, b->len);
+            explicit_bzero(b->p, b->cap);
+            free(b->p);
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void adds(struct buf *b, const char *s)
+{
+    add(b, s, strlen(s));
+}
+
+static void buf_wipe(struct buf *b)
+{
+    if (b->p) {
+        explicit_bzero(b->p, b->cap);
+        free(b->p);
+    }
+    memset(b, 0, sizeof *b);
+}
+
+static bool safe_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           strchr("_.-+@=,:/", c) != NULL;
+}
+
+bool awsr_genconfig_name_ok(const char *name)
+{
+    if (!name || !*name || strlen(name) > 200)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!safe_char(*p))
+            return false;
+    return true;
+}
+
+/* The launcher's path as one word for both shlex and sh: bare when every character is
+ * safe, else in single quotes (which mean the same to both). NULL when impossible. */
+static char *quote_launcher(const char *path)
+{
+    bool bare = *path != '\0';
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '\'')
+            return NULL;
+        if (!safe_char(*p))
+            bare = false;
+    }
+    char *q = NULL;
+    if (asprintf(&q, bare ? "%s" : "'%s'", path) < 0)
+        return NULL;
+    return q;
+}
+
+/* ---- which profile a section header names (botocore's build_profile_map) ---- */
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* True when section `sec` is profile `name` (a safe name, so shlex leaves it as is). */
+static bool section_is_profile(const char *sec, const char *name)
+{
+    if (strcmp(name, "default") == 0 && strcmp(sec, "default") == 0)
+        return true;
+    if (strncmp(sec, "profile", 7) != 0 || !is_space(sec[7]))
+        return false;
+    const char *p = sec + 7;
+    while (is_space(*p))
+        p++;
+    const char *e = p + strlen(p);
+    while (e > p && is_space(e[-1]))
+        e--;
+    return (size_t)(e - p) == strlen(name) && memcmp(p, name, (size_t)(e - p)) == 0;
+}
+
+/* ---- lines, as the parser counts them (\n, \r, \r\n) ---- */
+
+struct line {
+    size_t start, end; /* end: past the line break */
+};
+
+static struct line *split_lines(const char *t, size_t len, size_t *count)
+{
+    size_t cap = 64, n = 0;
+    struct line *v = malloc(cap * sizeof *v);
+    if (!v)
+        return NULL;
+    size_t i = 0;
+    while (i < len) {
+        size_t s = i;
+        while (i < len && t[i] != '\n' && t[i] != '\r')
+            i++;
+        if (i < len)
+            i += (t[i] == '\r' && i + 1 < len && t[i + 1] == '\n') ? 2 : 1;
+        if (n == cap) {
+            cap *= 2;
+            struct line *w = realloc(v, cap * sizeof *v);
+            if (!w) {
+                free(v);
+                return NULL;
+            }
+            v = w;
+        }
+        v[n++] = (struct line){s, i};
+    }
+    *count = n;
+    return v;
+}
+
+/* A "[DEFAULT]" header at column 0 (the parser keeps [DEFAULT] out of its section list). */
+static bool is_default_header(const char *t, struct line l)
+{
+    size_t e = l.end;
+    while (e > l.start && (t[e - 1] == '\n' || t[e - 1] == '\r' || is_space(t[e - 1])))
+        e--;
+    if (e - l.start < 3 || t[l.start] != '[')
+        return false;
+    size_t close = 0;
+    for (size_t q = e - 1; q > l.start + 1; q--) {
+        if (t[q] == ']') {
+            close = q;
+            break;
+        }
+    }
+    return close && close - l.start - 1 == 7 && memcmp(t + l.start + 1, "DEFAULT", 7) == 0;
+}
+
+/* ---- one generated section ---- */
+
+static void write_value(struct buf *b, const char *key, const char *value)
+{
+    adds(b, key);
+    adds(b, " =");
+    const char *p = value;
+    bool first = true;
+    for (;;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (first) {
+            if (n) {
+                adds(b, " ");
+                add(b, p, n);
+            }
+        } else {
+            adds(b, "\n");
+            if (n) {
+                adds(b, "    ");
+                add(b, p, n);
+            }
+        }
+        first = false;
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    adds(b, "\n");
+}
+
+static void write_section(struct buf *b, const char *name, const char *region,
+                          const struct awsr_section *orig, const char *launcher, bool with_process)
+{
+    if (strcmp(name, "default") == 0)
+        adds(b, "\n[default]\n");
+    else {
+        adds(b, "\n[profile ");
+        adds(b, name);
+        adds(b, "]\n");
+    }
+    if (region)
+        write_value(b, "region", region);
+    for (size_t i = 0; orig && i < sizeof kept_keys / sizeof kept_keys[0]; i++) {
+        if (region && strcmp(kept_keys[i], "region") == 0)
+            continue;
+        const struct awsr_kv *kv = awsr_kv_find(orig->keys, kept_keys[i]);
+        if (kv && kv->value)
+            write_value(b, kv->key, kv->value);
+    }
+    if (with_process) {
+        adds(b, "credential_process = ");
+        adds(b, launcher);
+        adds(b, " --export --format process --profile ");
+        adds(b, name);
+        adds(b, "\n");
+    }
+}
+
+/* ---- the copy ---- */
+
+struct served_state {
+    const struct awsr_genconfig_profile *p; /* NULL for server mode's own [default] */
+    const char *name;
+    const struct awsr_section *orig;        /* the last section naming it */
+    bool with_process;
+    bool skip;                              /* unsafe or duplicate name */
+};
+
+int awsr_genconfig_render(const char *user_text, size_t user_len, const char *user_path,
+                          const struct awsr_genconfig_opts *o, char **out, size_t *outlen,
+                          struct awsr_error *err)
+{
+    *out = NULL;
+    const char *text = user_text ? user_text : "";
+    size_t len = user_text ? user_len : 0;
+    char *launcher = quote_launcher(o->launcher ? o->launcher : "");
+    if (!launcher)
+        return awsr_error_set(err, AWSR_E_OTHER,
+                              "the launcher's path cannot be written in a credential_process line");
+    struct awsr_ini *ini = NULL;
+    if (awsr_ini_parse(text, len, user_path, &ini, err) < 0) {
+        free(launcher);
+        return -1;
+    }
+    size_t nlines = 0;
+    struct line *lines = len ? split_lines(text, len, &nlines) : NULL;
+    /* Per line: 0 = copy, 1 = header of a replaced section, 2 = header of a kept one. */
+    unsigned char *mark = calloc(nlines + 1, 1);
+    struct served_state *st = calloc(o->nserved + 1, sizeof *st);
+    struct buf b = {0};
+    int rc = -1;
+    if ((len && !lines) || !mark || !st) {
+        awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+        goto out;
+    }
+
+    size_t nst = 0;
+    bool default_done = false;
+    for (size_t i = 0; i < o->nserved; i++) {
+        const char *name = o->served[i].name;
+        bool skip = !awsr_genconfig_name_ok(name);
+        for (size_t j = 0; j < nst && !skip; j++)
+            skip = st[j].name && strcmp(st[j].name, name) == 0;
+        st[nst++] = (struct served_state){.p = &o->served[i], .name = name, .skip = skip,
+                                          .with_process = !(o->server_mode &&
+                                                            strcmp(name, "default") == 0)};
+        if (!skip && strcmp(name, "default") == 0)
+            default_done = true;
+    }
+    if (o->server_mode && !default_done)
+        st[nst++] = (struct served_state){.name = "default", .with_process = false};
+
+    for (const struct awsr_section *s = ini->sections; s; s = s->hh.next) {
+        bool replaced = false;
+        for (size_t j = 0; j < nst; j++) {
+            if (!st[j].skip && section_is_profile(s->name, st[j].name)) {
+                st[j].orig = s;
+                replaced = true;
+            }
+        }
+        if (s->line >= 1 && s->line <= nlines)
+            mark[s->line - 1] = replaced ? 1 : 2;
+    }
+    for (size_t i = 0; i < nlines; i++)
+        if (!mark[i] && is_default_header(text, lines[i]))
+            mark[i] = 2;
+
+    adds(&b, "# awsrole-run: a private copy of ");
+    adds(&b, user_path && *user_path ? "the AWS config" : "an empty AWS config");
+    adds(&b, " for one process tree, removed when the run\n"
+             "# ends. Served profiles (at the end) get their credentials from the tree.\n");
+    bool copying = true;
+    for (size_t i = 0; i < nlines; i++) {
+        if (mark[i])
+            copying = mark[i] == 2;
+        if (copying)
+            add(&b, text + lines[i].start, lines[i].end - lines[i].start);
+    }
+    if (b.len && b.p[b.len - 1] != '\n' && b.p[b.len - 1] != '\r')
+        adds(&b, "\n");
+    adds(&b, "\n# ---- profiles served by this awsrole-run tree ----\n");
+    for (size_t j = 0; j < nst; j++) {
+        if (st[j].skip)
+            continue;
+        const char *region = st[j].p ? st[j].p->region : NULL;
+        write_section(&b, st[j].name, region, st[j].orig, launcher, st[j].with_process);
+    }
+    if (b.failed) {
+        awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+        goto out;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    b.p = NULL;
+    rc = 0;
+out:
+    buf_wipe(&b);
+    free(st);
+    free(mark);
+    free(lines);
+    awsr_ini_free(ini);
+    free(launcher);
+    return rc;
+}
+
+/* ---- files ---- */
+
+static int read_user_config(const char *path, char **text, size_t *len, struct awsr_error *err)
+{
+    *text = NULL;
+    *len = 0;
+    if (!path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* a missing or unreadable file counts as empty, as for the resolver */
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    if (sb.st_size > MAX_CONFIG_SIZE) {
+        close(fd);
+        return awsr_error_set(err, AWSR_E_CONFIG, "%s is larger than 16 MiB", path);
+    }
+    size_t cap = (size_t)sb.st_size + 1, n = 0;
+    char *p = malloc(cap);
+    if (!p) {
+        close(fd);
+        return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+    }
+    for (;;) {
+        if (n + 1 >= cap)
+            break;
+        ssize_t r = read(fd, p + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    p[n] = '\0';
+    *text = p;
+    *len = n;
+    return 0;
+}
+
+int awsr_genconfig_write(const char *dir, const char *user_path,
+                         const struct awsr_genconfig_opts *opts, char **path_out,
+                         struct awsr_error *err)
+{
+    *path_out = NULL;
+    char *user = NULL, *text = NULL, *path = NULL;
+    size_t ulen = 0, tlen = 0;
+    if (read_user_config(user_path, &user, &ulen, err) < 0)
+        return -1;
+    int rc = awsr_genconfig_render(user, ulen, user_path, opts, &text, &tlen, err);
+    if (user) {
+        explicit_bzero(user, ulen);
+        free(user);
+    }
+    if (rc < 0)
+        return -1;
+    rc = -1;
+    if (asprintf(&path, "%s/%s", dir, AWSR_GENCONFIG_NAME) < 0) {
+        path = NULL;
+        awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+        goto out;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        awsr_error_set(err, AWSR_E_OTHER, "cannot create %s: %s", path, strerror(errno));
+        goto out;
+    }
+    size_t off = 0;
+    while (off < tlen) {
+        ssize_t w = write(fd, text + off, tlen - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    int e = errno;
+    if (close(fd) < 0 || off != tlen) {
+        unlink(path);
+        awsr_error_set(err, AWSR_E_OTHER, "cannot write %s: %s", path, strerror(e));
+        goto out;
+    }
+    *path_out = path;
+    path = NULL;
+    rc = 0;
+out:
+    free(path);
+    explicit_bzero(text, tlen);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* pathmatch.h - does a path a program opens name the AWS credentials file?
+ * Pure logic (no syscalls of its own: directory identities come through a callback), so
+ * the preload's wrappers, the unit tests and the fuzzer share it. */
+#ifndef AWSR_PATHMATCH_H
+#define AWSR_PATHMATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "shim.h"
+
+/* Paths the kernel accepts are shorter than PATH_MAX (4096 on Linux); anything longer
+ * never matches (the real call fails with ENAMETOOLONG anyway). */
+#define AWSR_PM_PATH_MAX 4096
+/* $HOME/.aws/credentials and $AWS_SHARED_CREDENTIALS_FILE. */
+#define AWSR_PM_MAX_TARGETS 2
+#define AWSR_PM_DEFAULT_BASENAME "credentials"
+
+struct awsr_pm_id {
+    dev_t dev;
+    ino_t ino;
+};
+
+/* One spelling of the credentials file: the path as the program would build it. */
+struct awsr_pm_target {
+    char path[AWSR_PM_PATH_MAX]; /* lexically normalized ("//", "/./" folded) */
+    size_t len;
+    size_t base;                 /* offset of the last component in path */
+    bool id_known;               /* dir_id holds the identity of the containing directory */
+    struct awsr_pm_id dir_id;
+};
+
+struct awsr_pm_set {
+    size_t n;
+    struct awsr_pm_target t[AWSR_PM_MAX_TARGETS];
+};
+
+/* Identity (st_dev, st_ino) of directory `path` relative to `dirfd`, following symlinks.
+ * Returns false when it cannot be had (missing, no permission). */
+typedef bool (*awsr_pm_stat_fn)(void *ctx, int dirfd, const char *path,
+                                struct awsr_pm_id *out);
+
+/* Last component of `path` and its length (0 for "", "dir/" and the like: those name
+ * directories, never the file). */
+AWSR_HIDDEN const char *awsr_pm_last_component(const char *path, size_t *len);
+
+/* Copies `in` to `out` (capacity `cap`) folding repeated slashes and "." components
+ * ("a//./b" -> "a/b", "./x" -> "x"); ".." is kept (symlinks make it non-lexical).
+ * A trailing slash is kept. Returns the length, or (size_t)-1 if it does not fit. */
+AWSR_HIDDEN size_t awsr_pm_normalize(const char *in, char *out, size_t cap);
+
+/* Builds the targets from the values of $HOME and $AWS_SHARED_CREDENTIALS_FILE (either
+ * may be NULL or empty: then that target is absent). A leading "~/" (or a lone "~") in
+ * the shared file is expanded with `home`, as botocore's expanduser does. Directory
+ * identities are left unknown; awsr_pm_cache_ids() fills them. */
+AWSR_HIDDEN void awsr_pm_build(struct awsr_pm_set *set, const char *home,
+                               const char *shared_file);
+
+/* Records the directory identity of each absolute target whose directory exists (a
+ * relative target depends on the cwd, so it is looked up at every match instead). */
+AWSR_HIDDEN void awsr_pm_cache_ids(struct awsr_pm_set *set, awsr_pm_stat_fn dirstat,
+                                   void *ctx);
+
+/* True when (dirfd, path) names one of the targets: the last components are equal, and
+ * either the normalized paths are equal (absolute, or both relative to the cwd), or the
+ * directory holding `path` is the target's directory (same st_dev/st_ino), which covers
+ * symlinked directories, "..", relative paths and openat on a directory fd. The file
+ * itself need not exist. Calls `dirstat` only after the last components matched. */
+AWSR_HIDDEN bool awsr_pm_match(const struct awsr_pm_set *set, int dirfd, const char *path,
+                               awsr_pm_stat_fn dirstat, void *ctx);
+
+#endif

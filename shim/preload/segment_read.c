@@ -1,0 +1,309 @@
+/* segment_read.c - attaches to the launcher's segment and keeps the process's snapshot.
+ *
+ * Runs inside arbitrary programs, possibly before the shim's constructor, from another
+ * library's constructor, in a vfork child or a signal handler: no malloc, no locks, no
+ * stdio, no wrapped libc calls (raw syscalls for openat/fstat/close/write/futex), errno
+ * preserved by the callers in env.c.
+ *
+ * Generation rule (process level): the snapshot moves to a newer generation only when the
+ * process has none, or when its credentials expire within AWSR_SWITCH_MARGIN (10 minutes).
+ * STS credentials stay valid until their own expiry, so a new generation is not needed
+ * earlier, and a rarely-moving snapshot keeps an SDK's three getenv calls on one set.
+ * (env.c adds the per-thread part of the rule.) Old snapshots are never freed: callers
+ * may hold getenv pointers for the life of the process. */
+#include "segment_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef AWSR_SHIM_TESTING
+int awsr_seg_wait_seconds = 120;
+#define WAIT_SECONDS awsr_seg_wait_seconds
+#else
+#define WAIT_SECONDS 120 /* a human typing an MFA code */
+#endif
+
+#define SNAP_SIZE (((sizeof(struct awsr_seg_slot)) + 4095) & ~(size_t)4095)
+
+enum { SEG_UNTRIED = 0, SEG_ATTACHED = 1, SEG_ABSENT = 2 };
+
+static const struct awsr_seg *g_seg;
+static int g_seg_state;
+static char g_seg_path[sizeof AWSR_SEG_SHM_DIR + AWSR_SEG_NAME_MAX];
+static const struct awsr_seg_slot *g_snap;
+
+#ifndef AWSR_SHIM_TESTING
+static int raw_open(const char *path, int flags)
+{
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, 0);
+}
+
+static void raw_close(int fd)
+{
+    syscall(SYS_close, fd);
+}
+#else
+/* Test builds call libc so that ThreadSanitizer sees every fd's life (raw syscalls are
+ * invisible to it and make reused fd numbers look like races). */
+static int raw_open(const char *path, int flags)
+{
+    return open(path, flags);
+}
+
+static void raw_close(int fd)
+{
+    close(fd);
+}
+#endif
+
+bool awsr_seg_stat_ok(const struct stat *st, uid_t euid)
+{
+    return S_ISREG(st->st_mode) && st->st_uid == euid && (st->st_mode & 077) == 0 &&
+           (st->st_mode & S_IRUSR) && st->st_size == (off_t)sizeof(struct awsr_seg);
+}
+
+/* Names are "awsrole-<pid>-<hex>": anything else (a '/' above all) is refused. */
+static bool name_ok(const char *name)
+{
+    size_t n = 0;
+    if (!name || name[0] == '.' || name[0] == '\0')
+        return false;
+    for (; name[n]; n++) {
+        char c = name[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok || n + 1 >= AWSR_SEG_NAME_MAX)
+            return false;
+    }
+    return true;
+}
+
+static const struct awsr_seg *map_segment(const char *name, char *path)
+{
+    if (!name_ok(name))
+        return NULL;
+    memcpy(path, AWSR_SEG_SHM_DIR, sizeof AWSR_SEG_SHM_DIR - 1);
+    memcpy(path + sizeof AWSR_SEG_SHM_DIR - 1, name, strlen(name) + 1);
+
+    int fd = raw_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (syscall(SYS_fstat, fd, &st) == 0 && awsr_seg_stat_ok(&st, geteuid()))
+        p = mmap(NULL, sizeof(struct awsr_seg), PROT_READ, MAP_SHARED, fd, 0);
+    raw_close(fd); /* the mapping outlives the fd: nothing the program can see or close */
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, sizeof(struct awsr_seg), MADV_DONTDUMP);
+    const struct awsr_seg *m = p;
+    if (__atomic_load_n(&m->hdr.magic, __ATOMIC_ACQUIRE) != AWSR_SEG_MAGIC ||
+        m->hdr.version != AWSR_SEG_VERSION || m->hdr.size != sizeof(struct awsr_seg)) {
+        munmap(p, sizeof(struct awsr_seg));
+        return NULL;
+    }
+    return m;
+}
+
+const struct awsr_seg *awsr_seg_attach(void)
+{
+    int state = __atomic_load_n(&g_seg_state, __ATOMIC_ACQUIRE);
+    if (state == SEG_ATTACHED)
+        return __atomic_load_n(&g_seg, __ATOMIC_ACQUIRE);
+    if (state == SEG_ABSENT)
+        return NULL;
+    if (awsr_shim_disabled()) {
+        __atomic_store_n(&g_seg_state, SEG_ABSENT, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    char path[sizeof g_seg_path];
+    const struct awsr_seg *m = map_segment(awsr_shim_raw_getenv(AWSR_SEG_ENV), path);
+    if (!m) {
+        int expected = SEG_UNTRIED;
+        __atomic_compare_exchange_n(&g_seg_state, &expected, SEG_ABSENT, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        return __atomic_load_n(&g_seg, __ATOMIC_ACQUIRE);
+    }
+    const struct awsr_seg *none = NULL;
+    if (__atomic_compare_exchange_n(&g_seg, &none, m, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        memcpy(g_seg_path, path, sizeof g_seg_path); /* only the winner writes it */
+    } else {
+        munmap((void *)m, sizeof(struct awsr_seg)); /* another thread attached first */
+        return none; /* the winner sets the state once g_seg_path is written */
+    }
+    __atomic_store_n(&g_seg_state, SEG_ATTACHED, __ATOMIC_RELEASE);
+    return m;
+}
+
+/* The generation of the slot readers are told to use, 0 when none (or mid-update). */
+static uint64_t current_generation(const struct awsr_seg *m)
+{
+    uint32_t cur = __atomic_load_n(&m->hdr.current, __ATOMIC_ACQUIRE) & 1;
+    const struct awsr_seg_slot *s = &m->slot[cur];
+    uint32_t s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1)
+        return 0;
+    uint64_t gen = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == s1 ? gen : 0;
+}
+
+static void terminate(char *field, size_t size)
+{
+    field[size - 1] = '\0';
+}
+
+/* Copies the current slot into a fresh private block under the seqlock. The block is
+ * mmap'ed (no allocator re-entry) and kept out of core dumps. NULL when no consistent
+ * generation could be read. */
+static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
+{
+    void *blk = mmap(NULL, SNAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (blk == MAP_FAILED)
+        return NULL;
+    madvise(blk, SNAP_SIZE, MADV_DONTDUMP);
+    struct awsr_seg_slot *copy = blk;
+    for (int tries = 0; tries < 64; tries++) {
+        if (tries >= 16)
+            sched_yield();
+        uint32_t cur = __atomic_load_n(&m->hdr.current, __ATOMIC_ACQUIRE) & 1;
+        const struct awsr_seg_slot *s = &m->slot[cur];
+        uint32_t s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1)
+            continue;
+        awsr_seg_load_words((char *)copy + 8, (const char *)s + 8, sizeof *s - 8);
+        if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != s1)
+            continue;
+        if (copy->generation == 0)
+            break;
+        copy->seq = s1;
+        terminate(copy->access_key_id, sizeof copy->access_key_id);
+        terminate(copy->secret_access_key, sizeof copy->secret_access_key);
+        terminate(copy->session_token, sizeof copy->session_token);
+        terminate(copy->expiration_text, sizeof copy->expiration_text);
+        terminate(copy->region, sizeof copy->region);
+        terminate(copy->profile, sizeof copy->profile);
+        terminate(copy->credentials_path, sizeof copy->credentials_path);
+        return copy;
+    }
+    munmap(blk, SNAP_SIZE);
+    return NULL;
+}
+
+/* The launcher holds an exclusive flock on the segment while it lives. (Not its pid:
+ * the tree may sit in another pid namespace.) */
+static bool launcher_alive(void)
+{
+    if (__atomic_load_n(&g_seg_state, __ATOMIC_ACQUIRE) != SEG_ATTACHED)
+        return true; /* g_seg_path not written yet: ask again next round */
+    int fd = raw_open(g_seg_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    bool alive = syscall(SYS_flock, fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    raw_close(fd);
+    return alive;
+}
+
+static void send_request(const struct awsr_seg *m)
+{
+    char path[AWSR_SEG_PATH_MAX];
+    awsr_seg_load_words(path, m->hdr.request_path, sizeof path);
+    path[sizeof path - 1] = '\0';
+    if (path[0] != '/')
+        return;
+    int fd = raw_open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (syscall(SYS_fstat, fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_uid == geteuid()) {
+        char b = 'r';
+        syscall(SYS_write, fd, &b, 1); /* EAGAIN: the FIFO is full of requests already */
+    }
+    raw_close(fd);
+}
+
+static int64_t monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* Lazy mode: asks the launcher once and waits until it published a generation, flagged
+ * a failure, died, or WAIT_SECONDS passed. */
+static void ask_and_wait(const struct awsr_seg *m)
+{
+    uint32_t flags = __atomic_load_n(&m->hdr.flags, __ATOMIC_ACQUIRE);
+    if (!(flags & AWSR_SEG_F_LAZY) || (flags & AWSR_SEG_F_FAILED))
+        return;
+    if (!(flags & AWSR_SEG_F_REQUESTED))
+        send_request(m);
+    int64_t deadline = monotonic_seconds() + WAIT_SECONDS;
+    int64_t next_liveness = 0;
+    for (;;) {
+        uint32_t word = __atomic_load_n(&m->hdr.wake, __ATOMIC_ACQUIRE);
+        if (current_generation(m) != 0)
+            return;
+        if (__atomic_load_n(&m->hdr.flags, __ATOMIC_ACQUIRE) & AWSR_SEG_F_FAILED)
+            return;
+        int64_t now = monotonic_seconds();
+        if (now >= deadline)
+            return;
+        if (now >= next_liveness) {
+            if (!launcher_alive())
+                return;
+            next_liveness = now + 1;
+        }
+        struct timespec ts = {1, 0};
+        /* Shared (not private) futex: the launcher wakes it from another process. */
+        syscall(SYS_futex, &m->hdr.wake, FUTEX_WAIT, word, &ts, NULL, 0);
+    }
+}
+
+const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask)
+{
+    const struct awsr_seg_slot *snap = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE);
+    if (snap && (snap->expiration == 0 || now < snap->expiration - AWSR_SWITCH_MARGIN))
+        return snap;
+    const struct awsr_seg *m = awsr_seg_attach();
+    if (!m)
+        return snap;
+    uint64_t gen = current_generation(m);
+    if (gen == 0 && !snap && may_ask) {
+        ask_and_wait(m);
+        gen = current_generation(m);
+    }
+    if (gen == 0 || (snap && gen <= snap->generation))
+        return snap;
+    struct awsr_seg_slot *fresh = build_snapshot(m);
+    if (!fresh)
+        return snap;
+    if (snap && fresh->generation <= snap->generation) {
+        munmap(fresh, SNAP_SIZE);
+        return snap;
+    }
+    const struct awsr_seg_slot *expected = snap;
+    if (__atomic_compare_exchange_n(&g_snap, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return fresh;
+    munmap(fresh, SNAP_SIZE); /* another thread published first: use its block */
+    return expected;
+}
+
+#ifdef AWSR_SHIM_TESTING
+void awsr_seg_reset_for_tests(void)
+{
+    __atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_snap, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_seg_state, SEG_UNTRIED, __ATOMIC_RELEASE);
+}
+#endif

@@ -1,0 +1,37 @@
+/* segment_read.h - the reader side of the shared segment inside the preload library
+ * (internal to shim/preload: env.c uses it; files.c goes through shim.h). */
+#ifndef AWSR_SEGMENT_READ_H
+#define AWSR_SEGMENT_READ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "segment_layout.h"
+#include "shim.h"
+
+/* Seconds before expiry at which the process moves to a newer generation. */
+#define AWSR_SWITCH_MARGIN 600
+
+/* The segment named by AWSROLE_SEGMENT, mapped read-only once per process, or NULL when
+ * there is none or it fails a check (owner, mode, size, magic, version). */
+AWSR_HIDDEN const struct awsr_seg *awsr_seg_attach(void);
+
+/* True when a segment file may be trusted: regular, ours, no group/other bits, exact size. */
+AWSR_HIDDEN bool awsr_seg_stat_ok(const struct stat *st, uid_t euid);
+
+/* The process's snapshot: an immutable, never-freed private copy of one slot (strings
+ * NUL-terminated). It moves to a newer generation only when it has none or when its own
+ * credentials expire within AWSR_SWITCH_MARGIN seconds of `now`. With `may_ask` in lazy
+ * mode and no generation yet, asks the launcher and waits for its answer. NULL when there
+ * is no segment or no credentials. */
+AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask);
+
+#ifdef AWSR_SHIM_TESTING
+/* Forgets the attachment and the snapshot (mappings leak; tests only). */
+void awsr_seg_reset_for_tests(void);
+/* The ask-and-wait bound, shortened by tests. */
+extern int awsr_seg_wait_seconds;
+#endif
+
+#endif

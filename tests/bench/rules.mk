@@ -1,0 +1,19 @@
+# Benchmark drivers (built into $(BUILD)/bench/ by `make bench-drivers`; scripts/bench
+# builds them and runs them). Each is a plain libc program, so nothing here depends on the
+# launcher or the shim being buildable.
+BENCH_DIR := $(BUILD)/bench
+BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
+BENCH_PROGS := spawn_timer getenv_loop files_loop tree_bench short_child rss_probe
+
+.PHONY: bench-drivers
+bench-drivers: $(addprefix $(BENCH_DIR)/,$(BENCH_PROGS)) $(BENCH_DIR)/libempty_preload.so
+
+$(addprefix $(BENCH_DIR)/,$(BENCH_PROGS)): $(BENCH_DIR)/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+# The baseline for the shim's start-up cost: a preload library with nothing in it, built
+# with the same link flags as the shim (libc only, -z now).
+$(BENCH_DIR)/libempty_preload.so: tests/bench/empty_preload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -fPIC -shared -nodefaultlibs -Wl,-z,now -o $@ $< -lc

@@ -1,0 +1,336 @@
+/* test_pathmatch.c - the credentials-path matching used by the preload's file wrappers:
+ * lexical cases with a fake directory table, then canonical cases on a real tree
+ * (symlinks, "..", relative paths, directory fds). */
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../shim/preload/pathmatch.c"
+
+/* ---- fake directory table: path -> identity, plus a call counter ---------------------- */
+
+struct fake_dir {
+    const char *path;
+    ino_t ino;
+};
+
+struct fake_fs {
+    struct fake_dir dirs[8];
+    int calls;
+};
+
+static bool fake_stat(void *ctx, int dirfd, const char *path, struct awsr_pm_id *out)
+{
+    struct fake_fs *fs = ctx;
+    fs->calls++;
+    if (dirfd != AT_FDCWD && path[0] != '/')
+        return false;
+    for (int i = 0; i < 8 && fs->dirs[i].path; i++) {
+        if (strcmp(fs->dirs[i].path, path) == 0) {
+            out->dev = 1;
+            out->ino = fs->dirs[i].ino;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool match_fake(const struct awsr_pm_set *set, struct fake_fs *fs, const char *path)
+{
+    return awsr_pm_match(set, AT_FDCWD, path, fake_stat, fs);
+}
+
+static void test_last_component(void **state)
+{
+    (void)state;
+    size_t len;
+    const char *b = awsr_pm_last_component("/a/b/credentials", &len);
+    assert_string_equal(b, "credentials");
+    assert_int_equal(len, 11);
+    b = awsr_pm_last_component("credentials", &len);
+    assert_int_equal(len, 11);
+    awsr_pm_last_component("/a/credentials/", &len);
+    assert_int_equal(len, 0);
+    awsr_pm_last_component("", &len);
+    assert_int_equal(len, 0);
+}
+
+static void check_norm(const char *in, const char *want)
+{
+    char out[AWSR_PM_PATH_MAX];
+    size_t len = awsr_pm_normalize(in, out, sizeof out);
+    assert_int_not_equal(len, (size_t)-1);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+}
+
+static void test_normalize(void **state)
+{
+    (void)state;
+    check_norm("/home/u/.aws/credentials", "/home/u/.aws/credentials");
+    check_norm("//home//u/./.aws/./credentials", "/home/u/.aws/credentials");
+    check_norm("./.aws/credentials", ".aws/credentials");
+    check_norm("a/../b", "a/../b");
+    check_norm("/", "/");
+    check_norm("///", "/");
+    check_norm(".", ".");
+    check_norm("./", ".");
+    check_norm("a/", "a/");
+    check_norm("", "");
+    char small[8];
+    assert_int_equal(awsr_pm_normalize("/abcdefghij", small, sizeof small), (size_t)-1);
+    assert_int_not_equal(awsr_pm_normalize("/abcdef", small, sizeof small), (size_t)-1);
+}
+
+static void test_build_targets(void **state)
+{
+    (void)state;
+    struct awsr_pm_set set;
+
+    awsr_pm_build(&set, "/home/u/", NULL);
+    assert_int_equal(set.n, 1);
+    assert_string_equal(set.t[0].path, "/home/u/.aws/credentials");
+    assert_string_equal(set.t[0].path + set.t[0].base, "credentials");
+    assert_false(set.t[0].id_known);
+
+    awsr_pm_build(&set, "/home/u", "~/creds/my.ini");
+    assert_int_equal(set.n, 2);
+    assert_string_equal(set.t[1].path, "/home/u/creds/my.ini");
+
+    awsr_pm_build(&set, "/home/u", "/home/u/.aws//credentials");
+    assert_int_equal(set.n, 1);                      /* same file twice: kept once */
+
+    awsr_pm_build(&set, NULL, NULL);
+    assert_int_equal(set.n, 0);
+    awsr_pm_build(&set, "", "");
+    assert_int_equal(set.n, 0);
+
+    awsr_pm_build(&set, NULL, "/etc/");             /* a directory is never the file */
+    assert_int_equal(set.n, 0);
+    awsr_pm_build(&set, NULL, "/etc/..");
+    assert_int_equal(set.n, 0);
+
+    awsr_pm_build(&set, NULL, "rel/creds");          /* relative: kept as is */
+    assert_int_equal(set.n, 1);
+    assert_string_equal(set.t[0].path, "rel/creds");
+
+    char huge[AWSR_PM_PATH_MAX + 10];
+    memset(huge, 'a', sizeof huge - 1);
+    huge[0] = '/';
+    huge[sizeof huge - 1] = '\0';
+    awsr_pm_build(&set, huge, NULL);                 /* too long: no target, no overflow */
+    assert_int_equal(set.n, 0);
+}
+
+static void test_literal_matches(void **state)
+{
+    (void)state;
+    struct fake_fs fs = { .dirs = { { NULL, 0 } } };
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", "/etc/aws/shared.ini");
+
+    assert_true(match_fake(&set, &fs, "/home/u/.aws/credentials"));
+    assert_true(match_fake(&set, &fs, "//home/u/./.aws//credentials"));
+    assert_true(match_fake(&set, &fs, "/etc/aws/shared.ini"));
+    assert_int_equal(fs.calls, 0);                   /* literal matches need no stat */
+
+    /* Same basename, other directory, no identity available: no match. */
+    assert_false(match_fake(&set, &fs, "/home/v/.aws/credentials"));
+    assert_false(match_fake(&set, &fs, "/home/u/.aws/credentials/"));
+    assert_false(match_fake(&set, &fs, "/home/u/.aws/credentials.bak"));
+    assert_false(match_fake(&set, &fs, "/home/u/.aws/config"));
+    assert_false(match_fake(&set, &fs, "/home/u/.aws/CREDENTIALS"));
+}
+
+static void test_unrelated_paths_make_no_stat(void **state)
+{
+    (void)state;
+    struct fake_fs fs = { .dirs = { { "/home/u/.aws", 1 } } };
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", "/x/shared.ini");
+    awsr_pm_cache_ids(&set, fake_stat, &fs);
+    fs.calls = 0;
+    const char *unrelated[] = { "/etc/passwd", "/home/u/.aws/config", "credential",
+                                "/usr/lib/credentialsx", "", "/", ".", "..", "/a/.." };
+    for (size_t i = 0; i < sizeof unrelated / sizeof *unrelated; i++)
+        assert_false(match_fake(&set, &fs, unrelated[i]));
+    assert_int_equal(fs.calls, 0);
+}
+
+static void test_identity_match(void **state)
+{
+    (void)state;
+    struct fake_fs fs = { .dirs = { { "/home/u/.aws", 7 }, { "/real/u/.aws", 7 },
+                                    { "/elsewhere", 8 } } };
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", NULL);
+    awsr_pm_cache_ids(&set, fake_stat, &fs);
+    assert_true(set.t[0].id_known);
+    assert_int_equal(set.t[0].dir_id.ino, 7);
+
+    fs.calls = 0;
+    assert_true(match_fake(&set, &fs, "/real/u/.aws/credentials"));   /* same directory */
+    assert_int_equal(fs.calls, 1);                   /* only the candidate's directory */
+    assert_false(match_fake(&set, &fs, "/elsewhere/credentials"));
+    assert_false(match_fake(&set, &fs, "/missing/credentials"));
+}
+
+static void test_uncached_target_looked_up(void **state)
+{
+    (void)state;
+    /* The target directory did not exist when cached: looked up at match time. */
+    struct fake_fs fs = { .dirs = { { NULL, 0 } } };
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", NULL);
+    awsr_pm_cache_ids(&set, fake_stat, &fs);
+    assert_false(set.t[0].id_known);
+    assert_false(match_fake(&set, &fs, "/home/u/../u/.aws/credentials"));
+    fs.dirs[0] = (struct fake_dir){ "/home/u/.aws", 9 };
+    fs.dirs[1] = (struct fake_dir){ "/home/u/../u/.aws", 9 };
+    assert_true(match_fake(&set, &fs, "/home/u/../u/.aws/credentials"));
+    fs.dirs[1].ino = 10;
+    assert_false(match_fake(&set, &fs, "/home/u/../u/.aws/credentials"));
+}
+
+/* ---- real filesystem ------------------------------------------------------------------ */
+
+static bool real_stat(void *ctx, int dirfd, const char *path, struct awsr_pm_id *out)
+{
+    (void)ctx;
+    struct stat st;
+    if (fstatat(dirfd, path, &st, 0) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    return true;
+}
+
+struct tree {
+    char root[PATH_MAX];
+    char home[PATH_MAX + 16];
+    char link[PATH_MAX + 16];
+    char cwd[PATH_MAX];
+};
+
+static int tree_setup(void **state)
+{
+    struct tree *t = calloc(1, sizeof *t);
+    char buf[PATH_MAX + 64];
+    snprintf(t->root, sizeof t->root, "/tmp/awsr-pm-XXXXXX");
+    if (mkdtemp(t->root) == NULL || getcwd(t->cwd, sizeof t->cwd) == NULL)
+        return -1;
+    snprintf(t->home, sizeof t->home, "%s/home", t->root);
+    snprintf(t->link, sizeof t->link, "%s/link", t->root);
+    snprintf(buf, sizeof buf, "%s/.aws", t->home);
+    if (mkdir(t->home, 0700) != 0 || mkdir(buf, 0700) != 0 || symlink(t->home, t->link) != 0)
+        return -1;
+    snprintf(buf, sizeof buf, "%s/other", t->root);
+    if (mkdir(buf, 0700) != 0)
+        return -1;
+    *state = t;
+    return 0;
+}
+
+static int tree_teardown(void **state)
+{
+    struct tree *t = *state;
+    char cmd[PATH_MAX + 32];
+    if (chdir(t->cwd) != 0)
+        return -1;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->root);
+    int rc = system(cmd);
+    free(t);
+    return rc == 0 ? 0 : -1;
+}
+
+static bool match_real(const struct awsr_pm_set *set, int dirfd, const char *path)
+{
+    return awsr_pm_match(set, dirfd, path, real_stat, NULL);
+}
+
+static void test_real_tree(void **state)
+{
+    struct tree *t = *state;
+    char p[PATH_MAX * 2];
+    struct awsr_pm_set set;
+
+    /* HOME is the symlink (as botocore sees it); programs may use the real path. */
+    awsr_pm_build(&set, t->link, NULL);
+    awsr_pm_cache_ids(&set, real_stat, NULL);
+    assert_true(set.t[0].id_known);
+
+    snprintf(p, sizeof p, "%s/.aws/credentials", t->link);
+    assert_true(match_real(&set, AT_FDCWD, p));
+    snprintf(p, sizeof p, "%s/.aws/credentials", t->home);   /* canonical spelling */
+    assert_true(match_real(&set, AT_FDCWD, p));              /* the file does not exist */
+    snprintf(p, sizeof p, "%s/other/../home/.aws/credentials", t->root);
+    assert_true(match_real(&set, AT_FDCWD, p));
+    snprintf(p, sizeof p, "%s/other/credentials", t->root);
+    assert_false(match_real(&set, AT_FDCWD, p));
+
+    /* Relative to the cwd. */
+    assert_int_equal(chdir(t->home), 0);
+    assert_true(match_real(&set, AT_FDCWD, ".aws/credentials"));
+    assert_true(match_real(&set, AT_FDCWD, "./.aws/../.aws/credentials"));
+    assert_false(match_real(&set, AT_FDCWD, "credentials"));
+    snprintf(p, sizeof p, "%s/.aws", t->home);
+    assert_int_equal(chdir(p), 0);
+    assert_true(match_real(&set, AT_FDCWD, "credentials"));
+
+    /* openat with a directory fd, and with a fd of another directory. */
+    int dfd = open(p, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_true(match_real(&set, dfd, "credentials"));
+    close(dfd);
+    dfd = open(t->home, O_RDONLY | O_DIRECTORY);
+    assert_true(match_real(&set, dfd, ".aws/credentials"));
+    assert_false(match_real(&set, dfd, "credentials"));
+    close(dfd);
+    assert_false(match_real(&set, 9999, "credentials"));      /* bad fd: no match */
+}
+
+static void test_real_shared_file_relative(void **state)
+{
+    struct tree *t = *state;
+    char p[PATH_MAX * 2];
+    struct awsr_pm_set set;
+
+    /* A relative AWS_SHARED_CREDENTIALS_FILE follows the cwd of each call. */
+    awsr_pm_build(&set, NULL, "conf/shared.ini");
+    awsr_pm_cache_ids(&set, real_stat, NULL);
+    assert_false(set.t[0].id_known);
+    snprintf(p, sizeof p, "%s/conf", t->home);
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_int_equal(chdir(t->home), 0);
+    assert_true(match_real(&set, AT_FDCWD, "conf/shared.ini"));
+    snprintf(p, sizeof p, "%s/conf/shared.ini", t->link);
+    assert_true(match_real(&set, AT_FDCWD, p));
+    assert_int_equal(chdir(t->root), 0);
+    assert_false(match_real(&set, AT_FDCWD, p));              /* conf/ is elsewhere now */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_last_component),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_build_targets),
+        cmocka_unit_test(test_literal_matches),
+        cmocka_unit_test(test_unrelated_paths_make_no_stat),
+        cmocka_unit_test(test_identity_match),
+        cmocka_unit_test(test_uncached_target_looked_up),
+        cmocka_unit_test_setup_teardown(test_real_tree, tree_setup, tree_teardown),
+        cmocka_unit_test_setup_teardown(test_real_shared_file_relative, tree_setup,
+                                        tree_teardown),
+    };
+    return cmocka_run_group_tests_name("pathmatch", tests, NULL, NULL);
+}

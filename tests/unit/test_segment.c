@@ -1,0 +1,621 @@
+/* test_segment.c - the shared segment: layout, writer (shim/segment.c) and reader
+ * (shim/preload/segment_read.c + env.c compiled in here, getenv renamed), the generation
+ * rules, hostile segments, a writer killed mid-update, lazy requests, the sweep of dead
+ * launchers' leftovers, and the credentials file's text. */
+#define AWSR_SHIM_TESTING 1
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "credfile.h"
+#include "segment.h"
+
+/* The reader side, with its exported getenv renamed so the test binary keeps libc's. */
+#define getenv awsr_test_getenv
+#define secure_getenv awsr_test_secure_getenv
+#include "../../shim/preload/env.c"
+#include "../../shim/preload/segment_read.c"
+#undef getenv
+#undef secure_getenv
+
+static char runtime_dir[64];
+
+static void reset_reader(void)
+{
+    awsr_seg_reset_for_tests();
+    t_snap = NULL;
+    g_secure = -1;
+}
+
+/* The real environment (libc), for checking what the shim would fall back to. */
+static const char *real_env(const char *name)
+{
+    return getenv(name);
+}
+
+static int setup_all(void **state)
+{
+    (void)state;
+    snprintf(runtime_dir, sizeof runtime_dir, "/tmp/awsr-test-seg-XXXXXX");
+    if (!mkdtemp(runtime_dir))
+        return -1;
+    chmod(runtime_dir, 0700);
+    setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
+    return 0;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    rmdir(runtime_dir);
+    return 0;
+}
+
+static void creds_for(struct awsr_creds *c, char *akid, char *secret, char *token, int gen,
+                      time_t expiration)
+{
+    sprintf(akid, "ASIAGEN%016d", gen);
+    sprintf(secret, "secret/%d/abcdef", gen);
+    sprintf(token, "token-%d-", gen);
+    size_t n = strlen(token);
+    memset(token + n, 'x', 1800 - n); /* a realistic 1.8 KiB token */
+    token[1800] = '\0';
+    c->access_key_id = akid;
+    c->secret_access_key = secret;
+    c->session_token = token;
+    c->expiration = expiration;
+    c->account_id = NULL;
+}
+
+static void publish_gen(struct awsr_segment *seg, int gen, time_t expiration)
+{
+    static char akid[64], secret[64], token[2048];
+    struct awsr_creds c;
+    creds_for(&c, akid, secret, token, gen, expiration);
+    struct awsr_served s = {"dev", &c};
+    struct awsr_error err = {0};
+    assert_int_equal(awsr_segment_publish(seg, "eu-west-1", &s, 1, &err), 0);
+}
+
+static int gen_of(const char *akid)
+{
+    assert_non_null(akid);
+    assert_memory_equal(akid, "ASIAGEN", 7);
+    return atoi(akid + 7);
+}
+
+static struct awsr_segment *new_segment(bool lazy)
+{
+    struct awsr_segment *seg = NULL;
+    struct awsr_error err = {0};
+    assert_int_equal(awsr_segment_create(&seg, lazy, &err), 0);
+    setenv(AWSR_SEGMENT_ENV, awsr_segment_name(seg), 1);
+    reset_reader();
+    return seg;
+}
+
+static void shm_path(const struct awsr_segment *seg, char *out, size_t size)
+{
+    snprintf(out, size, "/dev/shm/%s", awsr_segment_name(seg));
+}
+
+/* Opens the segment read-write the way a (buggy or hostile) other writer could. */
+static struct awsr_seg *map_rw(const struct awsr_segment *seg)
+{
+    char path[128];
+    shm_path(seg, path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    void *p = mmap(NULL, sizeof(struct awsr_seg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    return p;
+}
+
+static void test_layout(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(struct awsr_seg), 13312);
+    assert_int_equal(sizeof(struct awsr_seg_header), 1024);
+    assert_int_equal(sizeof(struct awsr_seg_slot), 6144);
+    assert_int_equal(offsetof(struct awsr_seg, slot[1]), 1024 + 6144);
+    assert_int_equal(offsetof(struct awsr_seg_slot, session_token), 288);
+    assert_true(AWSR_SEG_TOKEN_MAX >= 2048);
+    uint64_t magic = AWSR_SEG_MAGIC;
+    assert_memory_equal(&magic, "AWSRSEG1", 8); /* little-endian hosts */
+    assert_string_equal(AWSR_SEG_ENV, AWSR_SEGMENT_ENV);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    time_t exp = time(NULL) + 3600;
+    publish_gen(seg, 1, exp);
+
+    char path[128];
+    struct stat st;
+    shm_path(seg, path, sizeof path);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_size, sizeof(struct awsr_seg));
+    const char *cred = awsr_segment_credentials_path(seg);
+    assert_int_equal(strncmp(cred, runtime_dir, strlen(runtime_dir)), 0);
+    assert_int_equal(stat(cred, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", cred);
+    *strrchr(dir, '/') = '\0';
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+
+    setenv("AWS_ACCESS_KEY_ID", "FROM-ENVIRON", 1);
+    setenv("SOME_OTHER", "other", 1);
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+    assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/1/abcdef");
+    assert_int_equal(strlen(awsr_test_getenv("AWS_SESSION_TOKEN")), 1800);
+    assert_string_equal(awsr_test_getenv("AWS_SECURITY_TOKEN"),
+                        awsr_test_getenv("AWS_SESSION_TOKEN"));
+    char iso[32];
+    awsr_time_format(exp, iso, sizeof iso);
+    assert_string_equal(awsr_test_getenv("AWS_CREDENTIAL_EXPIRATION"), iso);
+    assert_string_equal(awsr_test_getenv("AWS_REGION"), "eu-west-1");
+    assert_string_equal(awsr_test_getenv("AWS_DEFAULT_REGION"), "eu-west-1");
+    assert_string_equal(awsr_test_getenv("SOME_OTHER"), "other");
+    assert_null(awsr_test_getenv("AWS_NOT_OURS"));
+    assert_null(awsr_test_getenv(""));
+    assert_string_equal(awsr_test_secure_getenv("AWS_SECRET_ACCESS_KEY"), "secret/1/abcdef");
+    assert_string_equal(awsr_shim_credentials_file(), cred);
+
+    awsr_segment_destroy(seg);
+    assert_int_equal(stat(path, &st), -1);
+    assert_int_equal(stat(cred, &st), -1);
+    assert_int_equal(stat(dir, &st), -1);
+    unsetenv("AWS_ACCESS_KEY_ID");
+}
+
+/* The process moves to a new generation only near expiry; a thread moves on reading the
+ * key id; old pointers stay valid. */
+static void test_generation_rule(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, time(NULL) + 3600);
+    const char *a1 = awsr_test_getenv("AWS_ACCESS_KEY_ID");
+    assert_int_equal(gen_of(a1), 1);
+    publish_gen(seg, 2, time(NULL) + 3600);
+    /* Generation 1 still has an hour: nothing moves. */
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+
+    /* A process whose snapshot is near expiry moves on the next key id read. */
+    reset_reader();
+    publish_gen(seg, 3, time(NULL) + 60);
+    const char *a3 = awsr_test_getenv("AWS_ACCESS_KEY_ID");
+    const char *s3 = awsr_test_getenv("AWS_SECRET_ACCESS_KEY");
+    assert_int_equal(gen_of(a3), 3);
+    publish_gen(seg, 4, time(NULL) + 3600);
+    /* The secret read alone keeps the thread on its generation... */
+    assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/3/abcdef");
+    /* ...the key id read starts a new triple. */
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 4);
+    assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/4/abcdef");
+    assert_memory_equal(awsr_test_getenv("AWS_SESSION_TOKEN"), "token-4-", 8);
+    /* Pointers handed out earlier still hold their generation. */
+    assert_int_equal(gen_of(a3), 3);
+    assert_string_equal(s3, "secret/3/abcdef");
+
+    /* The launcher exits: processes keep their snapshot. */
+    awsr_segment_destroy(seg);
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 4);
+}
+
+/* Writes a segment by hand, then checks the reader refuses it and passes through. */
+static void expect_ignored(struct awsr_segment *seg)
+{
+    reset_reader();
+    setenv("AWS_ACCESS_KEY_ID", "FROM-ENVIRON", 1);
+    assert_null(awsr_seg_attach());
+    assert_string_equal(awsr_test_getenv("AWS_ACCESS_KEY_ID"), "FROM-ENVIRON");
+    assert_null(awsr_shim_credentials_file());
+    unsetenv("AWS_ACCESS_KEY_ID");
+    awsr_segment_destroy(seg);
+}
+
+static void test_foreign_mode_ignored(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    char path[128];
+    shm_path(seg, path, sizeof path);
+    assert_int_equal(chmod(path, 0644), 0);
+    expect_ignored(seg);
+
+    seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    shm_path(seg, path, sizeof path);
+    assert_int_equal(chmod(path, 0660), 0);
+    expect_ignored(seg);
+}
+
+static void test_foreign_owner_ignored(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    char path[128];
+    shm_path(seg, path, sizeof path);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    expect_ignored(seg);
+}
+
+static void test_stat_checks(void **state)
+{
+    (void)state;
+    struct stat st = {0};
+    st.st_mode = S_IFREG | 0600;
+    st.st_uid = 1000;
+    st.st_size = sizeof(struct awsr_seg);
+    assert_true(awsr_seg_stat_ok(&st, 1000));
+    assert_false(awsr_seg_stat_ok(&st, 1001));
+    st.st_mode = S_IFREG | 0400;
+    assert_true(awsr_seg_stat_ok(&st, 1000));
+    st.st_mode = S_IFREG | 0604;
+    assert_false(awsr_seg_stat_ok(&st, 1000));
+    st.st_mode = S_IFREG | 0620;
+    assert_false(awsr_seg_stat_ok(&st, 1000));
+    st.st_mode = S_IFIFO | 0600;
+    assert_false(awsr_seg_stat_ok(&st, 1000));
+    st.st_mode = S_IFREG | 0600;
+    st.st_size = sizeof(struct awsr_seg) + 4096;
+    assert_false(awsr_seg_stat_ok(&st, 1000));
+}
+
+static void test_bad_magic_version_size_ignored(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    struct awsr_seg *m = map_rw(seg);
+    m->hdr.magic ^= 1;
+    expect_ignored(seg);
+    munmap(m, sizeof *m);
+
+    seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    m = map_rw(seg);
+    m->hdr.version = AWSR_SEG_VERSION + 1;
+    expect_ignored(seg);
+    munmap(m, sizeof *m);
+
+    seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    char path[128];
+    shm_path(seg, path, sizeof path);
+    assert_int_equal(truncate(path, sizeof(struct awsr_seg) + 4096), 0);
+    expect_ignored(seg);
+
+    /* A name that tries to leave /dev/shm. */
+    seg = new_segment(false);
+    setenv(AWSR_SEGMENT_ENV, "../../etc/passwd", 1);
+    expect_ignored(seg);
+}
+
+/* A writer killed mid-update leaves an odd seq and garbage on the inactive slot only. */
+static void test_killed_writer(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, time(NULL) + 30); /* near expiry: readers look at every change */
+    struct awsr_seg *m = map_rw(seg);
+    uint32_t cur = m->hdr.current;
+    struct awsr_seg_slot *inactive = &m->slot[cur ^ 1];
+    inactive->seq |= 1;
+    inactive->generation = 99;
+    memset(inactive->access_key_id, 'Z', sizeof inactive->access_key_id);
+    memset(inactive->secret_access_key, 'Y', sizeof inactive->secret_access_key);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+        assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/1/abcdef");
+    }
+    /* A fresh process attaching now also reads generation 1. */
+    reset_reader();
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+
+    /* Even the current slot left odd (flip torn) does not hand out a torn copy: a process
+     * with no snapshot yet falls back to its environment. */
+    m->slot[cur].seq |= 1;
+    reset_reader();
+    setenv("AWS_ACCESS_KEY_ID", "FROM-ENVIRON", 1);
+    assert_string_equal(awsr_test_getenv("AWS_ACCESS_KEY_ID"), "FROM-ENVIRON");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    munmap(m, sizeof *m);
+    awsr_segment_destroy(seg);
+}
+
+/* The constructor's work: environ gets the current values (stale ones replaced). */
+static void test_env_init(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 7, time(NULL) + 3600);
+    setenv("AWS_ACCESS_KEY_ID", "STALE", 1);
+    setenv("AWS_SESSION_TOKEN", "STALE", 1);
+    awsr_shim_env_init();
+    assert_int_equal(gen_of(real_env("AWS_ACCESS_KEY_ID")), 7);
+    assert_string_equal(real_env("AWS_SECRET_ACCESS_KEY"), "secret/7/abcdef");
+    assert_memory_equal(real_env("AWS_SESSION_TOKEN"), "token-7-", 8);
+    assert_memory_equal(real_env("AWS_SECURITY_TOKEN"), "token-7-", 8);
+    assert_string_equal(real_env("AWS_REGION"), "eu-west-1");
+    assert_non_null(real_env("AWS_CREDENTIAL_EXPIRATION"));
+    awsr_segment_destroy(seg);
+    const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                          "AWS_SECURITY_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+                          "AWS_CREDENTIAL_EXPIRATION"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+}
+
+static void test_secure_process_passes_through(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, 0);
+    setenv("AWS_ACCESS_KEY_ID", "FROM-ENVIRON", 1);
+    g_secure = 1; /* as if AT_SECURE */
+    assert_string_equal(awsr_test_getenv("AWS_ACCESS_KEY_ID"), "FROM-ENVIRON");
+    assert_null(awsr_test_secure_getenv("AWS_ACCESS_KEY_ID"));
+    assert_null(awsr_test_secure_getenv("HOME"));
+    assert_null(awsr_shim_credentials_file());
+    unsetenv("AWS_ACCESS_KEY_ID");
+    awsr_segment_destroy(seg);
+    reset_reader();
+}
+
+struct asker {
+    const char *value;
+};
+
+static void *ask_thread(void *arg)
+{
+    struct asker *a = arg;
+    a->value = awsr_test_getenv("AWS_ACCESS_KEY_ID");
+    return NULL;
+}
+
+/* Lazy: the constructor does not ask; a getenv asks once through the FIFO and waits; the
+ * launcher's publish answers it. */
+static void test_lazy_request(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(true);
+    int fd = awsr_segment_request_fd(seg);
+    assert_true(fd >= 0);
+    awsr_shim_env_init();
+    assert_false(awsr_segment_take_request(seg)); /* nobody asked yet */
+    /* A region read does not ask either. */
+    assert_null(awsr_test_getenv("AWS_REGION"));
+    assert_false(awsr_segment_take_request(seg));
+
+    struct asker a = {0};
+    pthread_t th;
+    pthread_create(&th, NULL, ask_thread, &a);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_true(awsr_segment_take_request(seg));
+    publish_gen(seg, 1, time(NULL) + 3600);
+    pthread_join(th, NULL);
+    assert_int_equal(gen_of(a.value), 1);
+    assert_false(awsr_segment_take_request(seg)); /* answered: no second resolution */
+    struct stat st;
+    assert_int_equal(stat(awsr_shim_credentials_file(), &st), 0);
+    awsr_segment_destroy(seg);
+}
+
+static void test_lazy_failure(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(true);
+    struct asker a = {.value = "unchanged"};
+    pthread_t th;
+    pthread_create(&th, NULL, ask_thread, &a);
+    struct pollfd p = {.fd = awsr_segment_request_fd(seg), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_true(awsr_segment_take_request(seg));
+    awsr_segment_publish_failure(seg);
+    pthread_join(th, NULL);
+    assert_null(a.value);
+    /* Later askers do not wait again. */
+    assert_null(awsr_shim_credentials_file());
+    awsr_segment_destroy(seg);
+}
+
+/* A launcher that dies while askers wait: they stop waiting (its lock is released). */
+static void test_lazy_launcher_gone(void **state)
+{
+    (void)state;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct awsr_segment *seg;
+        struct awsr_error err = {0};
+        if (awsr_segment_create(&seg, true, &err) < 0)
+            _exit(1);
+        char name[AWSR_SEG_NAME_MAX] = {0};
+        snprintf(name, sizeof name, "%s", awsr_segment_name(seg));
+        if (write(pipefd[1], name, sizeof name) != (ssize_t)sizeof name)
+            _exit(1);
+        sleep(1);
+        _exit(0); /* killed launcher: no destroy */
+    }
+    char name[AWSR_SEG_NAME_MAX];
+    assert_int_equal(read(pipefd[0], name, sizeof name), (ssize_t)sizeof name);
+    setenv(AWSR_SEGMENT_ENV, name, 1);
+    reset_reader();
+    awsr_seg_wait_seconds = 30;
+    time_t start = time(NULL);
+    assert_null(awsr_test_getenv("AWS_ACCESS_KEY_ID"));
+    assert_true(time(NULL) - start < 20); /* gave up because the launcher died */
+    int status;
+    waitpid(pid, &status, 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    /* Its leftovers are swept by the next launcher. */
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm/%s", name);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    struct awsr_segment *next = new_segment(false);
+    assert_int_equal(stat(path, &st), -1);
+    awsr_segment_destroy(next);
+}
+
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+static void make_leftover(const char *dir, pid_t pid, const char *hex, bool as_dir, char *path,
+                          size_t size)
+{
+    snprintf(path, size, "%s/awsrole-%ld-%s", dir, (long)pid, hex);
+    if (as_dir) {
+        assert_int_equal(mkdir(path, 0700), 0);
+        char f[600];
+        snprintf(f, sizeof f, "%s/credentials", path);
+        int fd = open(f, O_WRONLY | O_CREAT, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+    } else {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+}
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    pid_t dead = dead_pid();
+    char shm_dead[512], dir_dead[512], shm_alive[512], shm_locked[512], tmp_dead[512];
+    const char *h1 = "0123456789abcdef0123456789abcdef";
+    const char *h2 = "fedcba9876543210fedcba9876543210";
+    const char *h3 = "00000000000000000000000000000000";
+    make_leftover("/dev/shm", dead, h1, false, shm_dead, sizeof shm_dead);
+    make_leftover(runtime_dir, dead, h1, true, dir_dead, sizeof dir_dead);
+    make_leftover("/tmp", dead, h2, true, tmp_dead, sizeof tmp_dead);
+    make_leftover("/dev/shm", getpid(), h2, false, shm_alive, sizeof shm_alive);
+    /* Dead pid but a live lock (a launcher in another pid namespace): kept. */
+    make_leftover("/dev/shm", dead, h3, false, shm_locked, sizeof shm_locked);
+    int lock_fd = open(shm_locked, O_RDONLY);
+    assert_int_equal(flock(lock_fd, LOCK_EX), 0);
+
+    struct awsr_segment *seg = new_segment(false);
+    struct stat st;
+    assert_int_equal(stat(shm_dead, &st), -1);
+    assert_int_equal(stat(dir_dead, &st), -1);
+    assert_int_equal(stat(tmp_dead, &st), -1);
+    assert_int_equal(stat(shm_alive, &st), 0);
+    assert_int_equal(stat(shm_locked, &st), 0);
+    awsr_segment_destroy(seg);
+    close(lock_fd);
+    unlink(shm_alive);
+    unlink(shm_locked);
+}
+
+static void test_credfile_render(void **state)
+{
+    (void)state;
+    struct awsr_creds c1 = {"AKID1", "SECRET1", "TOKEN1", 0, NULL};
+    struct awsr_creds c2 = {"AKID2", "SECRET2", NULL, 0, NULL};
+    struct awsr_creds evil = {"AKID3\n[default]", "SECRET3", NULL, 0, NULL};
+    struct awsr_served s[] = {
+        {"dev", &c1},      {"a]b]", &c2},     {"bad\nname", &c2}, {" lead", &c2},
+        {"default", &c2},  {"dev", &c2},      {"ctl\x1b[31m", &c2}, {"ok", &evil},
+        {"", &c2},         {"prod ops", &c2},
+    };
+    size_t len = 0;
+    char *text = awsr_credfile_render(s, sizeof s / sizeof *s, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    assert_non_null(strstr(text, "[default]\naws_access_key_id = AKID1\n"
+                                 "aws_secret_access_key = SECRET1\naws_session_token = TOKEN1\n"));
+    assert_non_null(strstr(text, "\n[dev]\naws_access_key_id = AKID1\n"));
+    assert_non_null(strstr(text, "\n[a]b]]\naws_access_key_id = AKID2\n"
+                                 "aws_secret_access_key = SECRET2\n"));
+    assert_non_null(strstr(text, "\n[prod ops]\n"));
+    assert_null(strstr(text, "bad"));
+    assert_null(strstr(text, "lead"));
+    assert_null(strstr(text, "ctl"));
+    assert_null(strstr(text, "AKID3"));
+    assert_null(strstr(text, "\x1b"));
+    /* Exactly one [default] and one [dev]. */
+    assert_null(strstr(strstr(text, "[default]") + 1, "[default]"));
+    assert_null(strstr(strstr(text, "[dev]") + 1, "[dev]"));
+    /* Seven sections were left out, each said in a comment. */
+    int comments = 0;
+    for (const char *p = text; (p = strstr(p, "# served profile #")); p++)
+        comments++;
+    assert_int_equal(comments, 7);
+    /* Every line is a comment, blank, a header or a key = value. */
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        assert_true(line[0] == '#' || line[0] == '\n' || line[0] == '[' ||
+                    strncmp(line, "aws_", 4) == 0);
+        line = nl + 1;
+    }
+    explicit_bzero(text, len);
+    free(text);
+
+    assert_true(awsr_credfile_name_ok("a]b]"));
+    assert_false(awsr_credfile_name_ok("\tx"));
+    assert_false(awsr_credfile_name_ok("x\r"));
+    assert_false(awsr_credfile_name_ok(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_generation_rule),
+        cmocka_unit_test(test_foreign_mode_ignored),
+        cmocka_unit_test(test_foreign_owner_ignored),
+        cmocka_unit_test(test_stat_checks),
+        cmocka_unit_test(test_bad_magic_version_size_ignored),
+        cmocka_unit_test(test_killed_writer),
+        cmocka_unit_test(test_env_init),
+        cmocka_unit_test(test_secure_process_passes_through),
+        cmocka_unit_test(test_lazy_request),
+        cmocka_unit_test(test_lazy_failure),
+        cmocka_unit_test(test_lazy_launcher_gone),
+        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_credfile_render),
+    };
+    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
