@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <wctype.h>
 
@@ -993,9 +994,13 @@ static int read_file(const char *path, char **text, size_t *len, struct awsr_err
     *text = NULL;
     *len = 0;
     struct stat st;
-    if (!path || !*path || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+    /* Raw system calls: a launcher started inside an awsrole-run tree has the preload
+     * library loaded, which would show it the tree's synthesized credentials file instead
+     * of the user's real one. */
+    if (!path || !*path || syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0) < 0 ||
+        !S_ISREG(st.st_mode))
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;

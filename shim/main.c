@@ -7,19 +7,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "export.h"
+#include "genconfig.h"
 #include "resolve.h"
 #include "segment.h"
+#include "server.h"
 
 extern char **environ;
 
 #define MAX_ALSO 16
 #define DEFAULT_REFRESH_MARGIN 600
+/* The tree's private config copy replaces AWS_CONFIG_FILE in the child; nested launchers
+ * put the user's own file back before resolving anything themselves. */
+#define CONFIG_COPY_ENV "AWSROLE_CONFIG_COPY"
+#define USER_CONFIG_ENV "AWSROLE_USER_CONFIG_FILE"
 
 struct options {
     struct awsr_resolve_opts ro;
@@ -214,10 +221,10 @@ static long refresh_margin(void)
 
 /* ---- a nested run: the tree already holds this profile's credentials ---- */
 
-static bool nested_credentials(const struct options *o, const char *profile, struct awsr_creds *out)
+static bool nested_from_env(const char *profile, struct awsr_creds *out)
 {
     const char *tree = getenv("AWSROLE_PROFILE");
-    if (!tree || strcmp(tree, profile) != 0 || o->nalso || o->server || o->forget)
+    if (!tree || strcmp(tree, profile) != 0)
         return false;
     const char *exp = getenv("AWS_CREDENTIAL_EXPIRATION");
     time_t when = 0;
@@ -233,6 +240,47 @@ static bool nested_credentials(const struct options *o, const char *profile, str
     return true;
 }
 
+/* 1: the enclosing tree holds the profile's credentials (*out); 0: it does not (resolve
+ * as usual); -1: it serves the profile but its credentials expired (message printed: a
+ * nested launcher never prompts behind the tree's back). The tree's endpoint answers for
+ * every served profile (--export only: a nested run of another profile needs its own
+ * environment); the environment for the tree's own profile. */
+static int nested_credentials(const struct options *o, const char *profile, struct awsr_creds *out)
+{
+    if (o->nalso || o->server || o->forget)
+        return 0;
+    const char *tree = getenv("AWSROLE_PROFILE");
+    bool own = tree && strcmp(tree, profile) == 0;
+    const char *url = getenv(AWSR_ENDPOINT_ENV), *tok = getenv(AWSR_ENDPOINT_TOKEN_ENV);
+    if (url && *url && tok && *tok && (own || o->export_mode)) {
+        bool answered = false;
+        struct awsr_error e = {0};
+        if (awsr_server_fetch(url, tok, profile, out, &answered, &e) == 0)
+            return 1;
+        if (answered && strcmp(e.code, "Expired") == 0) {
+            awsr_log("the credentials of the enclosing awsrole-run tree for profile %s have "
+                     "expired and could not be renewed without a new MFA code; run awsrole-run "
+                     "again to enter one",
+                     profile);
+            return -1;
+        }
+        if (o->ro.verbose)
+            awsr_log("the enclosing tree's endpoint did not answer for profile %s (%s)", profile,
+                     e.message);
+    }
+    return own && nested_from_env(profile, out) ? 1 : 0;
+}
+
+/* Inside a tree, AWS_CONFIG_FILE names the tree's private copy, whose served profiles run
+ * awsrole-run itself: resolve from the user's own file instead (no recursion). */
+static void restore_user_config(void)
+{
+    const char *copy = getenv(CONFIG_COPY_ENV), *user = getenv(USER_CONFIG_ENV);
+    const char *cur = getenv("AWS_CONFIG_FILE");
+    if (copy && user && *user && cur && strcmp(cur, copy) == 0)
+        setenv("AWS_CONFIG_FILE", user, 1);
+}
+
 /* ---- the launcher's state while the command runs ---- */
 
 struct tree {
@@ -242,6 +290,11 @@ struct tree {
     size_t n;              /* resolvers in use */
     bool resolved;
     struct awsr_segment *seg;
+    bool publish_segment;  /* the preload library reads it (not with --server) */
+    struct awsr_server *srv;
+    struct awsr_served served[1 + MAX_ALSO]; /* what srv answers: profiles and &creds[i] */
+    char *config_copy;     /* the private AWS config copy, removed at the end */
+    time_t resolved_at;    /* last successful resolution */
     long margin;
     time_t retry_at;       /* after a failed renewal */
     bool renew_given_up;
@@ -249,7 +302,8 @@ struct tree {
 
 static int publish(struct tree *t, struct awsr_error *err)
 {
-    if (!t->seg)
+    /* The endpoint reads t->creds at each request: nothing to do for it. */
+    if (!t->seg || !t->publish_segment)
         return 0;
     struct awsr_served served[1 + MAX_ALSO];
     for (size_t i = 0; i < t->n; i++)
@@ -263,6 +317,7 @@ static int resolve_all(struct tree *t, int flags, struct awsr_error *err)
         if (awsr_resolve(&t->res[i], flags, &t->creds[i], err))
             return -1;
     t->resolved = true;
+    t->resolved_at = time(NULL);
     return 0;
 }
 
@@ -278,12 +333,19 @@ static time_t earliest_expiry(const struct tree *t)
 static time_t next_renewal(void *ctx)
 {
     struct tree *t = ctx;
-    if (!t->resolved || !t->seg || t->renew_given_up)
+    if (!t->resolved || (!t->seg && !t->srv) || t->renew_given_up)
         return 0;
     if (t->retry_at)
         return t->retry_at;
     time_t e = earliest_expiry(t);
-    return e ? e - t->margin : 0;
+    if (!e)
+        return 0;
+    time_t due = e - t->margin;
+    /* Credentials that live less than the margin: renew halfway through their life, not
+     * in a loop of STS calls. */
+    if (due <= t->resolved_at)
+        due = t->resolved_at + (e - t->resolved_at) / 2;
+    return due > t->resolved_at + 5 ? due : t->resolved_at + 5;
 }
 
 static void renew(void *ctx)
@@ -331,11 +393,108 @@ static void on_lazy_request(void *ctx)
     }
 }
 
+static void on_server(void *ctx)
+{
+    struct tree *t = ctx;
+    awsr_server_handle(t->srv);
+}
+
+/* Stops the endpoint, removes the config copy, then the segment (and its directory). */
+static void teardown(struct tree *t)
+{
+    awsr_server_stop(t->srv);
+    t->srv = NULL;
+    if (t->config_copy) {
+        unlink(t->config_copy);
+        free(t->config_copy);
+        t->config_copy = NULL;
+    }
+    awsr_segment_destroy(t->seg);
+    t->seg = NULL;
+}
+
+/* The endpoint: for --server the SDKs' container provider, in every resident mode the way
+ * nested launchers (and so the config copy's credential_process) reach every profile. */
+static int start_server(struct options *o, struct tree *t, struct awsr_error *err)
+{
+    for (size_t i = 0; i < t->n; i++)
+        t->served[i] = (struct awsr_served){.profile = t->res[i].plan.profile, .creds = &t->creds[i]};
+    if (awsr_server_start(&t->srv, t->served, t->n, o->ro.verbose, err) == 0)
+        return 0;
+    if (o->server)
+        return -1;
+    awsr_log("warning: %s; nested awsrole-run calls will resolve on their own", err->message);
+    awsr_error_clear(err);
+    return 0;
+}
+
+/* Writes the private config copy in the segment's directory (best effort). */
+static void write_config_copy(struct options *o, struct tree *t)
+{
+    const struct awsr_config *cfg = t->res[0].cfg;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (!t->seg || !cfg || !cfg->config_path || n <= 0)
+        return;
+    self[n] = '\0';
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", awsr_segment_credentials_path(t->seg));
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    struct awsr_genconfig_profile served[1 + MAX_ALSO];
+    for (size_t i = 0; i < t->n; i++)
+        served[i] = (struct awsr_genconfig_profile){.name = t->res[i].plan.profile,
+                                                    .region = t->res[i].plan.region};
+    struct awsr_genconfig_opts go = {.launcher = self, .served = served, .nserved = t->n,
+                                     .server_mode = o->server};
+    struct awsr_error err = {0};
+    if (awsr_genconfig_write(dir, cfg->config_path, &go, &t->config_copy, &err)) {
+        awsr_log("warning: %s; the command sees your AWS config as it is", err.message);
+        t->config_copy = NULL;
+    } else if (o->ro.verbose) {
+        awsr_log("the command's AWS_CONFIG_FILE is a private copy whose served profiles use "
+                 "credential_process = awsrole-run");
+    }
+}
+
+/* The tree's variables beyond awsr_child_env_apply: the endpoint, the config copy, and for
+ * --server the container provider's pair with nothing that could beat it. */
+static int tree_env(struct options *o, struct tree *t, struct awsr_envp *env)
+{
+    int rc = 0;
+    rc |= awsr_envp_set(env, AWSR_ENDPOINT_ENV, t->srv ? awsr_server_url(t->srv) : NULL);
+    rc |= awsr_envp_set(env, AWSR_ENDPOINT_TOKEN_ENV, t->srv ? awsr_server_token(t->srv) : NULL);
+    if (t->config_copy) {
+        rc |= awsr_envp_set(env, USER_CONFIG_ENV, t->res[0].cfg->config_path);
+        rc |= awsr_envp_set(env, CONFIG_COPY_ENV, t->config_copy);
+        rc |= awsr_envp_set(env, "AWS_CONFIG_FILE", t->config_copy);
+    } else {
+        rc |= awsr_envp_set(env, USER_CONFIG_ENV, NULL);
+        rc |= awsr_envp_set(env, CONFIG_COPY_ENV, NULL);
+    }
+    if (o->server && t->srv) {
+        char uri[96];
+        snprintf(uri, sizeof uri, "%s/", awsr_server_url(t->srv));
+        rc |= awsr_envp_set(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI", uri);
+        rc |= awsr_envp_set(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", awsr_server_token(t->srv));
+        /* Both beat the pair above in the SDKs. */
+        rc |= awsr_envp_set(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL);
+        rc |= awsr_envp_set(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", NULL);
+        /* A [default] with keys in the credentials file would beat the endpoint; the
+         * long-term keys do not enter the tree either. */
+        rc |= awsr_envp_set(env, "AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    }
+    return rc ? -1 : 0;
+}
+
 static int run_command(struct options *o, struct tree *t)
 {
     struct awsr_error err = {0};
     char *shim = NULL;
-    if (!o->no_shim) {
+    /* --server hands out no keys: the preload library would put them back in getenv. */
+    if (!o->no_shim && !o->server) {
         shim = find_shim();
         if (!shim)
             awsr_log("warning: libawsrole-shim.so not found beside awsrole-run; "
@@ -351,7 +510,10 @@ static int run_command(struct options *o, struct tree *t)
         awsr_log("--lazy needs the preload library; it was not found");
         return AWSR_E_OTHER;
     }
-    if (shim && awsr_segment_create(&t->seg, o->lazy, &err)) {
+    /* --server and --also keep the launcher resident even without the preload library:
+     * the segment's private directory then holds only the config copy. */
+    bool resident = shim || o->server || o->nalso;
+    if (resident && awsr_segment_create(&t->seg, o->lazy, &err)) {
         if (o->lazy) {
             awsr_error_print(&err);
             free(shim);
@@ -362,30 +524,41 @@ static int run_command(struct options *o, struct tree *t)
         free(shim);
         shim = NULL;
     }
+    t->publish_segment = t->seg && shim;
     if (t->resolved && publish(t, &err)) {
         awsr_error_print(&err);
-        awsr_segment_destroy(t->seg);
+        teardown(t);
         free(shim);
         return err.status ? err.status : AWSR_E_OTHER;
+    }
+    if (!o->lazy && t->resolved && (t->seg || o->server)) {
+        if (start_server(o, t, &err)) {
+            awsr_error_print(&err);
+            teardown(t);
+            free(shim);
+            return err.status ? err.status : AWSR_E_OTHER;
+        }
+        write_config_copy(o, t);
     }
 
     struct awsr_envp env;
     struct awsr_child_env ce = {
-        .creds = t->resolved ? &t->creds[0] : NULL,
+        .creds = t->resolved && !o->server ? &t->creds[0] : NULL,
         .region = t->res[0].plan.region,
         .profile = t->res[0].plan.profile,
-        .shim = t->seg ? shim : NULL,
-        .segment = t->seg ? awsr_segment_name(t->seg) : NULL,
+        .shim = t->publish_segment ? shim : NULL,
+        .segment = t->publish_segment ? awsr_segment_name(t->seg) : NULL,
     };
-    if (awsr_envp_init(&env, environ) || awsr_child_env_apply(&env, &ce)) {
+    if (awsr_envp_init(&env, environ) || awsr_child_env_apply(&env, &ce) ||
+        tree_env(o, t, &env)) {
         awsr_log("out of memory");
-        awsr_segment_destroy(t->seg);
+        teardown(t);
         free(shim);
         return AWSR_E_OTHER;
     }
     free(shim);
 
-    if (!t->seg) {
+    if (!t->seg && !t->srv) {
         /* Nothing to keep alive for: become the command, so its exit status and signals
          * are native. */
         for (size_t i = 0; i < t->n; i++) {
@@ -399,7 +572,7 @@ static int run_command(struct options *o, struct tree *t)
     int rc = awsr_child_spawn(o->command, env.v, &pid);
     awsr_envp_free(&env);
     if (rc) {
-        awsr_segment_destroy(t->seg);
+        teardown(t);
         return rc;
     }
     struct awsr_supervisor sup = {
@@ -407,12 +580,12 @@ static int run_command(struct options *o, struct tree *t)
         .on_timer = renew,
         .watch_fd = o->lazy ? awsr_segment_request_fd(t->seg) : -1,
         .on_watch = on_lazy_request,
-        .watch_fd2 = -1,
+        .watch_fd2 = t->srv ? awsr_server_fd(t->srv) : -1,
+        .on_watch2 = on_server,
         .ctx = t,
     };
     int status = awsr_child_supervise(pid, &sup);
-    awsr_segment_destroy(t->seg);
-    t->seg = NULL;
+    teardown(t);
     for (size_t i = 0; i < t->n; i++) {
         awsr_creds_clear(&t->creds[i]);
         awsr_resolver_free(&t->res[i]);
@@ -424,14 +597,22 @@ int main(int argc, char **argv)
 {
     static struct options o;
     static struct tree t;
+    /* The launcher holds the MFA session for the whole run: no core dumps, and other
+     * processes of the same user may not ptrace it or read its memory. Children get the
+     * default back at execve. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
     struct awsr_error err = {0};
     const char *profile = awsr_plan_profile_name(&o.ro.plan);
 
+    restore_user_config();
     struct awsr_creds nested = {0};
-    if (!o.lazy && nested_credentials(&o, profile, &nested)) {
+    int nested_rc = o.lazy ? 0 : nested_credentials(&o, profile, &nested);
+    if (nested_rc < 0)
+        return AWSR_E_OTHER;
+    if (nested_rc > 0) {
         if (o.ro.verbose)
             awsr_log("reusing the credentials of the enclosing awsrole-run tree for profile %s",
                      profile);
@@ -466,6 +647,7 @@ int main(int argc, char **argv)
         }
         t.n = i + 1;
     }
+    awsr_resolver_share(t.res, t.n);
 
     if (o.forget) {
         for (size_t i = 0; i < t.n; i++) {
