@@ -229,6 +229,15 @@ static void expect_output(struct pty_child *pc, char *buf, size_t sz, const char
         fail_msg("terminal output \"%s\" lacks \"%s\"", buf, want);
 }
 
+/* Like expect_output, then drops everything up to the end of `want`, so text that arrived
+ * with it (the next prompt) stays for the next expectation. */
+static void expect_consume(struct pty_child *pc, char *buf, size_t sz, const char *want)
+{
+    expect_output(pc, buf, sz, want);
+    char *rest = strstr(buf, want) + strlen(want);
+    memmove(buf, rest, strlen(rest) + 1);
+}
+
 static void type(struct pty_child *pc, const char *s)
 {
     assert_int_equal(write(pc->master, s, strlen(s)), (ssize_t)strlen(s));
@@ -291,11 +300,10 @@ static void test_prompt_asks_again_for_bad_codes(void **state)
     struct pty_child pc;
     char out[8192] = "";
     start_on_pty(&pc, "mfa-device", 0);
-    expect_output(&pc, out, sizeof out, "Enter MFA code for mfa-device: ");
+    expect_consume(&pc, out, sizeof out, "Enter MFA code for mfa-device: ");
     type(&pc, "12\n");
-    expect_output(&pc, out, sizeof out, "awsrole-run: the MFA code must be 6 digits");
-    out[0] = '\0';
-    expect_output(&pc, out, sizeof out, "Enter MFA code for mfa-device: ");
+    expect_consume(&pc, out, sizeof out, "awsrole-run: the MFA code must be 6 digits");
+    expect_consume(&pc, out, sizeof out, "Enter MFA code for mfa-device: ");
     type(&pc, " 654321 \n"); /* surrounding blanks are forgiven */
     struct outcome o;
     finish(&pc, &o);
@@ -304,12 +312,10 @@ static void test_prompt_asks_again_for_bad_codes(void **state)
     close(pc.master);
 
     start_on_pty(&pc, "mfa-device", 0);
-    out[0] = '\0';
     const char *bad[] = {"abcdef\n", "1234567\n", "\n"};
     for (int i = 0; i < 3; i++) {
-        expect_output(&pc, out, sizeof out, "Enter MFA code for mfa-device: ");
-        out[0] = '\0';
-        type(&pc, bad[i]);
+        expect_consume(&pc, out, sizeof out, "Enter MFA code for mfa-device: ");
+            type(&pc, bad[i]);
     }
     finish(&pc, &o);
     assert_int_equal(o.rc, -1);
