@@ -14,25 +14,34 @@
 
 /* ---- environment ---- */
 
+/* Appends an entry the array now owns, keeping the NULL terminator. */
+static int envp_push(struct awsr_envp *e, char *entry)
+{
+    if (!entry)
+        return -1;
+    if (e->n + 2 > e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        char **v = realloc(e->v, cap * sizeof *v);
+        if (!v) {
+            free(entry);
+            return -1;
+        }
+        e->v = v;
+        e->cap = cap;
+    }
+    e->v[e->n++] = entry;
+    e->v[e->n] = NULL;
+    return 0;
+}
+
 int awsr_envp_init(struct awsr_envp *e, char *const *base)
 {
     memset(e, 0, sizeof *e);
-    for (size_t i = 0; base && base[i]; i++) {
-        if (e->n + 2 > e->cap) {
-            size_t cap = e->cap ? e->cap * 2 : 64;
-            char **v = realloc(e->v, cap * sizeof *v);
-            if (!v)
-                return -1;
-            e->v = v;
-            e->cap = cap;
-        }
-        if (!(e->v[e->n] = strdup(base[i])))
+    for (size_t i = 0; base && base[i]; i++)
+        if (envp_push(e, strdup(base[i])))
             return -1;
-        e->n++;
-    }
     if (!e->v && !(e->v = calloc(1, sizeof *e->v)))
         return -1;
-    e->v[e->n] = NULL;
     return 0;
 }
 
@@ -75,19 +84,10 @@ int awsr_envp_set(struct awsr_envp *e, const char *name, const char *value)
     e->v[o] = NULL;
     if (!value)
         return 0;
-    if (e->n + 2 > e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 64;
-        char **v = realloc(e->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        e->v = v;
-        e->cap = cap;
-    }
-    if (asprintf(&e->v[e->n], "%s=%s", name, value) < 0)
+    char *entry;
+    if (asprintf(&entry, "%s=%s", name, value) < 0)
         return -1;
-    e->n++;
-    e->v[e->n] = NULL;
-    return 0;
+    return envp_push(e, entry);
 }
 
 /* Inherited variables that would contradict the tree's credentials. */
