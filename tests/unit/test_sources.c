@@ -266,6 +266,16 @@ static void test_process_garbage_and_version(void **state)
                      -1);
     assert_string_equal(e.message, PFX "Missing required key in response: 'AccessKeyId'");
     assert_null(c.access_key_id);
+    /* already expired: refused, nothing left in the output */
+    assert_int_equal(fetch_process("echo '{\"Version\": 1, \"AccessKeyId\": \"A\", "
+                                   "\"SecretAccessKey\": \"S\", "
+                                   "\"Expiration\": \"2001-02-03T04:05:06Z\"}'",
+                                   &c, &e),
+                     -1);
+    assert_int_equal(e.status, AWSR_E_CONFIG);
+    assert_string_equal(e.message, PFX "the credentials it returned expired at "
+                                       "2001-02-03T04:05:06Z");
+    assert_null(c.access_key_id);
 }
 
 static bool pid_gone(pid_t pid)

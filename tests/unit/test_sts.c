@@ -409,6 +409,8 @@ static void test_endpoint_table(void **state)
         {"https://vpce.example.com", "us-west-2", "legacy", "https://vpce.example.com",
          "us-west-2"},
         {"http://localhost:8080", NULL, NULL, "http://localhost:8080", "us-east-1"},
+        /* botocore's region check allows upper case; the client must not refuse it */
+        {"http://127.0.0.1:5000", "EU-WEST-1", NULL, "http://127.0.0.1:5000", "EU-WEST-1"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         struct awsr_sts_client c;
@@ -764,6 +766,27 @@ static void test_web_identity_unsigned(void **state)
     awsr_sts_client_free(&c);
 }
 
+/* A negative duration_seconds (Python's int() accepts it) is sent, for STS to refuse. */
+static void test_negative_duration_is_sent(void **state)
+{
+    (void)state;
+    const struct scripted s[] = {{200, "OK", assume_role_ok, NULL, 0}};
+    script(s, 1);
+    struct awsr_sts_client c;
+    struct awsr_creds src, out = {0};
+    struct awsr_error err = {0};
+    client(&c, &src);
+    struct awsr_assume_role_params p = role;
+    p.serial_number = NULL;
+    p.token_code = NULL;
+    p.duration_seconds = -5;
+    assert_int_equal(awsr_sts_assume_role(&c, &src, &p, &out, &err), 0);
+    assert_non_null(strstr(fake.last_body, "&DurationSeconds=-5"));
+    awsr_creds_clear(&out);
+    awsr_creds_clear(&src);
+    awsr_sts_client_free(&c);
+}
+
 static void test_clock_skew(void **state)
 {
     (void)state;
@@ -872,6 +895,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tls_error_not_retried, teardown_hooks),
         cmocka_unit_test_teardown(test_deadline, teardown_hooks),
         cmocka_unit_test_teardown(test_web_identity_unsigned, teardown_hooks),
+        cmocka_unit_test_teardown(test_negative_duration_is_sent, teardown_hooks),
         cmocka_unit_test_teardown(test_clock_skew, teardown_hooks),
         cmocka_unit_test(test_retryable_codes),
         cmocka_unit_test(test_http_unreachable),
