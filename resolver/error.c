@@ -83,7 +83,17 @@ char *awsr_sanitize(char *dst, size_t dstsz, const char *src)
     const unsigned char *s = (const unsigned char *)(src ? src : "");
     while (*s && o + 1 < dstsz) {
         size_t n = utf8_len(s);
-        if (n == 1 && (*s < 0x20 || *s == 0x7F) && *s != '\n' && *s != '\t')
+        /* A newline is escaped too: one message is one line, and a name with a newline
+         * in it must not forge a second one. */
+        if (*s == '\n') {
+            if (o + 3 > dstsz)
+                break;
+            memcpy(dst + o, "\\n", 2);
+            o += 2;
+            s++;
+            continue;
+        }
+        if (n == 1 && (*s < 0x20 || *s == 0x7F) && *s != '\t')
             n = 0;
         if (n == 0) {
             if (o + 5 > dstsz)

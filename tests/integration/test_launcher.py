@@ -52,6 +52,7 @@ def test_seed_role_with_mfa_prompts_once_and_runs_the_command(awsenv, sts):
     assert "TokenCode" not in ar["params"]  # AssumeRole came from the MFA session
 
 
+@pytest.mark.valgrind
 def test_seed_role_without_mfa_is_refused_and_command_never_runs(awsenv, sts, tmp_path):
     awsenv.seed()
     marker = tmp_path / "ran"
@@ -72,6 +73,7 @@ def test_no_terminal_and_no_code_source_fails_at_once(awsenv, sts):
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.valgrind
 @pytest.mark.parametrize("how", ["option", "variable", "mfa_process"])
 def test_non_interactive_code_sources(awsenv, sts, how):
     awsenv.seed()
@@ -157,6 +159,7 @@ def test_ctrl_c_at_the_prompt_restores_the_terminal_and_exits_130(awsenv, sts):
 
 # ---- one prompt per device, the cache ----
 
+@pytest.mark.valgrind
 def test_second_run_reuses_the_cache_without_prompt_or_sts(awsenv, sts):
     awsenv.seed()
     r = awsenv.run(["--profile", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", "true"])
@@ -246,6 +249,7 @@ def test_parallel_credential_process_calls_give_one_sts_exchange(awsenv, sts):
 
 # ---- export formats ----
 
+@pytest.mark.valgrind
 def test_export_formats(awsenv, sts):
     awsenv.seed()
     r = awsenv.run(["--profile", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export",
@@ -279,6 +283,7 @@ def test_credential_process_in_a_real_aws_cli_config(awsenv, sts):
 
 # ---- the child ----
 
+@pytest.mark.valgrind
 def test_child_environment(awsenv, sts):
     awsenv.seed()
     inherited = {"AWS_PROFILE": "role-with-mfa", "AWS_DEFAULT_PROFILE": "x",
@@ -319,6 +324,7 @@ def test_nested_run_reuses_the_tree_credentials(awsenv, sts):
     assert ops(sts).count("AssumeRole") == 1
 
 
+@pytest.mark.valgrind
 @pytest.mark.parametrize("shim", [True, False])
 def test_exit_status_is_the_childs(awsenv, sts, shim):
     awsenv.seed()
