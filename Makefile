@@ -18,12 +18,21 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
 DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# The launcher loads libcurl and libcrypto with dlopen on first use (resolver/curl_dl.c,
+# resolver/crypto.c): a cache hit never pays for loading them. Their SONAMEs come from the
+# development libraries whose headers we compile against.
+LAUNCHER_LIBS := $(shell pkg-config --libs expat jansson 2>/dev/null) -ldl
+soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(1).so 2>/dev/null | awk '/SONAME/{print $$2}')
+CURL_SONAME   := $(call soname,libcurl)
+CRYPTO_SONAME := $(call soname,libcrypto)
+$(BUILD)/obj/resolver/curl_dl.o: BASE_CFLAGS += $(if $(CURL_SONAME),-DAWSR_LIBCURL_SONAME='"$(CURL_SONAME)"')
+$(BUILD)/obj/resolver/crypto.o: BASE_CFLAGS += $(if $(CRYPTO_SONAME),-DAWSR_LIBCRYPTO_SONAME='"$(CRYPTO_SONAME)"')
 INCLUDES    := -Iresolver -Ishim
 
 # The preload library: libc only, hidden visibility, initial-exec TLS, no sanitizers.
 SHIM_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden \
                -ftls-model=initial-exec -fno-stack-protector -Ishim $(SHIM_EXTRA_CFLAGS)
-SHIM_LDFLAGS := -shared -nodefaultlibs -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined \
+SHIM_LDFLAGS := -shared -nodefaultlibs -nostartfiles -Wl,-z,relro -Wl,-Bsymbolic-functions -Wl,--no-undefined \
                 -Wl,--version-script=shim/preload/exports.map
 
 RESOLVER_SRC := $(wildcard resolver/*.c)
@@ -67,7 +76,7 @@ $(LIBLAUNCH): $(LAUNCHER_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(LAUNCHER): $(BUILD)/obj/shim/main.o $(LIBLAUNCH) $(LIBAWSR)
-	$(CC) $(BASE_CFLAGS) -o $@ $^ $(DEP_LIBS)
+	$(CC) $(BASE_CFLAGS) -o $@ $^ $(LAUNCHER_LIBS)
 
 $(SHIM): $(PRELOAD_OBJ) shim/preload/exports.map
 	$(CC) $(SHIM_CFLAGS) $(SHIM_LDFLAGS) -o $@ $(PRELOAD_OBJ) -lc -ldl
@@ -75,7 +84,7 @@ $(SHIM): $(PRELOAD_OBJ) shim/preload/exports.map
 $(BUILD)/tests/%: tests/unit/%.c $(LIBLAUNCH) $(LIBAWSR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(INCLUDES) $(DEP_CFLAGS) -Itests/unit -o $@ $< \
-	    $(LIBLAUNCH) $(LIBAWSR) $(DEP_LIBS) $(CMOCKA_LIBS) -lpthread
+	    $(LIBLAUNCH) $(LIBAWSR) $(DEP_LIBS) $(CMOCKA_LIBS) -ldl -lpthread
 
 # Extra build rules (probe programs, fuzz targets, bench drivers) live beside their code.
 -include $(wildcard tests/*/rules.mk)
@@ -102,9 +111,11 @@ install: all
 	install -m 0644 awsrole-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/awsrole-run.1
 
 # ASan + UBSan over the launcher, the resolver and their tests (the shim stays plain: it is
-# preloaded into programs that are not built with ASan).
+# preloaded into programs that are not built with ASan). The runtimes are linked statically:
+# a nested launcher runs with LD_PRELOAD=<shim>, and a shared libasan would refuse to start
+# when it is not first in the library list. LeakSanitizer is on (the default on x86-64).
 check-asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -static-libasan -static-libubsan" \
 	    CFLAGS="-O1 -g" test
 
 check-tsan:

@@ -6,14 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,33 +145,41 @@ const char *awsr_cache_dir(const struct awsr_cache *c)
     return c ? c->path : NULL;
 }
 
+/* FNV-1a, 64 bits: the entry only needs a file name (the directory is private and the
+ * entry carries the whole key), and a cryptographic hash would cost a start of OpenSSL. */
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
 char *awsr_cache_key(const char *kind, const char *material)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(material, strlen(material), md, &mdlen, EVP_sha256(), NULL))
+    char *key = NULL;
+    if (asprintf(&key, "%s%016llx\n%s", kind, (unsigned long long)fnv1a64(material),
+                 material) < 0)
         return NULL;
-    size_t kl = strlen(kind);
-    char *key = malloc(kl + 2 * mdlen + 1);
-    if (!key)
-        return NULL;
-    memcpy(key, kind, kl);
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(key + kl + 2 * i, 3, "%02x", md[i]);
     return key;
 }
 
-/* Keys name files in the directory: no separators, no dot files. */
-static bool key_ok(const char *key)
+/* The file name of a key's entry: its first line plus suffix. No separators, no dot
+ * files. False when the key cannot name a file. */
+static bool entry_name(const char *key, const char *suffix, char name[256])
 {
-    if (!key || !*key || key[0] == '.' || strlen(key) > 200)
+    size_t n = key ? strcspn(key, "\n") : 0;
+    if (n == 0 || key[0] == '.' || n > 200)
         return false;
-    for (const char *p = key; *p; p++) {
-        char ch = *p;
+    for (size_t i = 0; i < n; i++) {
+        char ch = key[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '-' || ch == '_' || ch == '.'))
             return false;
     }
+    snprintf(name, 256, "%.*s%s", (int)n, key, suffix);
     return true;
 }
 
@@ -180,10 +187,9 @@ static bool key_ok(const char *key)
 
 int awsr_cache_lock(struct awsr_cache *c, const char *key)
 {
-    if (!c || !key_ok(key))
-        return -1;
     char name[256];
-    snprintf(name, sizeof name, "%s.lock", key);
+    if (!c || !entry_name(key, ".lock", name))
+        return -1;
     int fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
@@ -214,7 +220,7 @@ static void json_wipe_free(json_t *j)
     json_t *v;
     json_object_foreach(j, k, v) {
         if (json_is_string(v))
-            OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+            explicit_bzero((char *)json_string_value(v), json_string_length(v));
     }
     json_decref(j);
 }
@@ -228,10 +234,9 @@ static const char *str_member(json_t *o, const char *key)
 int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until,
                    struct awsr_creds *out)
 {
-    if (!c || !key_ok(key))
-        return -1;
     char name[256];
-    snprintf(name, sizeof name, "%s.json", key);
+    if (!c || !entry_name(key, ".json", name))
+        return -1;
     /* O_NONBLOCK: a FIFO planted here must not hang us (it fails the S_ISREG check). */
     int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
@@ -256,7 +261,7 @@ int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until
     if (!buf)
         return -1;
     json_t *root = json_loadb(buf, n, 0, NULL);
-    OPENSSL_cleanse(buf, n);
+    explicit_bzero(buf, n);
     free(buf);
     if (!json_is_object(root)) {
         json_decref(root);
@@ -264,13 +269,15 @@ int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until
     }
     int rc = -1;
     json_t *ver = json_object_get(root, "Version");
+    const char *stored_key = str_member(root, "Key");
     const char *akid = str_member(root, "AccessKeyId");
     const char *secret = str_member(root, "SecretAccessKey");
     const char *token = str_member(root, "SessionToken");
     const char *exp = str_member(root, "Expiration");
     const char *account = str_member(root, "AccountId");
     time_t expiration;
-    if (json_is_integer(ver) && json_integer_value(ver) == 1 && akid && *akid && secret &&
+    if (json_is_integer(ver) && json_integer_value(ver) == 1 && stored_key &&
+        strcmp(stored_key, key) == 0 && akid && *akid && secret &&
         *secret && exp && awsr_time_parse(exp, &expiration) == 0 &&
         expiration > min_valid_until) {
         struct awsr_creds cr = {0};
@@ -305,7 +312,8 @@ static int write_all(int fd, const char *s, size_t n)
 int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
                    const struct awsr_creds *creds, struct awsr_error *err)
 {
-    if (!c || !key_ok(key))
+    char name[256], base[256];
+    if (!c || !entry_name(key, ".json", name) || !entry_name(key, "", base))
         return awsr_error_set(err, AWSR_E_OTHER, "invalid session cache key");
     if (!awsr_creds_present(creds) || creds->expiration == 0)
         return awsr_error_set(err, AWSR_E_OTHER,
@@ -316,6 +324,10 @@ int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
     if (!root)
         return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
     json_object_set_new(root, "Version", json_integer(1));
+    if (json_object_set_new(root, "Key", json_string(key)) != 0) {
+        json_decref(root);
+        return awsr_error_set(err, AWSR_E_OTHER, "invalid session cache key");
+    }
     json_object_set_new(root, "Profile", profile ? json_string(profile) : json_null());
     json_object_set_new(root, "AccessKeyId", json_string(creds->access_key_id));
     json_object_set_new(root, "SecretAccessKey", json_string(creds->secret_access_key));
@@ -331,17 +343,16 @@ int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
     size_t len = strlen(text);
 
     unsigned char rnd[8];
-    char tmp[300], name[256];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        OPENSSL_cleanse(text, len);
+    char tmp[300];
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+        explicit_bzero(text, len);
         free(text);
         return awsr_error_set(err, AWSR_E_OTHER, "no random bytes for a temporary file name");
     }
-    int o = snprintf(tmp, sizeof tmp, ".%s.", key);
+    int o = snprintf(tmp, sizeof tmp, ".%s.", base);
     for (size_t i = 0; i < sizeof rnd; i++)
         o += snprintf(tmp + o, sizeof tmp - (size_t)o, "%02x", rnd[i]);
     snprintf(tmp + o, sizeof tmp - (size_t)o, ".tmp");
-    snprintf(name, sizeof name, "%s.json", key);
 
     int rc = 0, e = 0;
     int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -364,7 +375,7 @@ int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
         if (rc != 0)
             unlinkat(c->dirfd, tmp, 0);
     }
-    OPENSSL_cleanse(text, len);
+    explicit_bzero(text, len);
     free(text);
     if (rc != 0)
         return awsr_error_set(err, AWSR_E_OTHER, "cannot write to the session cache in %s: %s",
@@ -374,10 +385,9 @@ int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
 
 int awsr_cache_remove(struct awsr_cache *c, const char *key)
 {
-    if (!c || !key_ok(key))
-        return -1;
     char name[256];
-    snprintf(name, sizeof name, "%s.json", key);
+    if (!c || !entry_name(key, ".json", name))
+        return -1;
     if (unlinkat(c->dirfd, name, 0) != 0 && errno != ENOENT)
         return -1;
     return 0;

@@ -20,8 +20,12 @@ struct awsr_cache;
 int awsr_cache_open(struct awsr_cache **out, struct awsr_error *err);
 void awsr_cache_close(struct awsr_cache *c);
 
-/* The hex SHA-256 of `material` (a canonical JSON text the caller builds), prefixed with
- * kind ("session-" or "role-"). Returns malloc'd text. */
+/* The key of `material` (a canonical JSON text the caller builds): kind ("session-" or
+ * "role-") and 16 hex digits of a 64-bit FNV-1a of the material on the first line, which
+ * names the entry and its lock, then "\n" and the material itself. The entry stores the
+ * whole key and a read compares it, so two materials that share a name only ever miss.
+ * Keys compare equal exactly when their materials do. Returns malloc'd text.
+ * The functions below also take a bare name ("role-abc") as a key. */
 char *awsr_cache_key(const char *kind, const char *material);
 
 /* flock(LOCK_EX) on <dir>/<key>.lock, waiting. Returns an fd (>= 0) or -1. */

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
-#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +52,7 @@ static int sb_add(struct sbuf *b, const char *s, size_t n)
 static void sb_wipe(struct sbuf *b)
 {
     if (b->p) {
-        OPENSSL_cleanse(b->p, b->cap);
+        explicit_bzero(b->p, b->cap);
         free(b->p);
     }
     memset(b, 0, sizeof *b);
@@ -213,7 +212,7 @@ static void kv_free_table(struct awsr_kv **table)
         kv_free_table(&kv->sub);
         free(kv->key);
         if (kv->value) {
-            OPENSSL_cleanse(kv->value, strlen(kv->value));
+            explicit_bzero(kv->value, strlen(kv->value));
             free(kv->value);
         }
         free(kv);
@@ -301,7 +300,7 @@ static int kv_update(struct awsr_kv **dst, const struct awsr_kv *kv)
         n->value = NULL;
         n->sub = NULL;
         if (v) {
-            OPENSSL_cleanse(v, strlen(v));
+            explicit_bzero(v, strlen(v));
             free(v);
         }
         free(n->key);
@@ -371,7 +370,7 @@ static int finish_option(struct parser *ps)
         n--;
     ps->opt->value = strndup(ps->val.p ? ps->val.p : "", n);
     if (ps->val.p)
-        OPENSSL_cleanse(ps->val.p, ps->val.len);
+        explicit_bzero(ps->val.p, ps->val.len);
     ps->val.len = 0;
     bool ok = ps->opt->value != NULL;
     ps->opt = NULL;
@@ -519,7 +518,7 @@ static int parse_nested(struct parser *ps, struct awsr_kv *kv)
         struct awsr_kv *sub = NULL;
         HASH_FIND(hh, kv->sub, b, (size_t)(ke - b), sub);
         if (sub) {
-            OPENSSL_cleanse(sub->value, strlen(sub->value));
+            explicit_bzero(sub->value, strlen(sub->value));
             free(sub->value);
             sub->value = value;
             continue;
@@ -592,7 +591,12 @@ int awsr_ini_parse(const char *text, size_t len, const char *path, struct awsr_i
     }
     int rc = check_text(&ps, text ? text : "", text ? len : 0);
     if (rc == 0) {
-        ps.loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+        /* Loading C.UTF-8 maps a 350 KB table: only a text with non-ASCII bytes can need
+         * it (py_lower), most configs are ASCII. */
+        bool ascii = true;
+        for (size_t i = 0; ascii && i < len; i++)
+            ascii = (unsigned char)text[i] < 0x80;
+        ps.loc = ascii ? (locale_t)0 : newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
         const char *p = text, *end = text + len;
         while (rc == 0 && p < end) {
             const char *le = p;
@@ -1025,7 +1029,7 @@ static int read_file(const char *path, char **text, size_t *len, struct awsr_err
     for (;;) {
         if (n + 1 >= cap) {
             if (cap > MAX_FILE_SIZE) {
-                OPENSSL_cleanse(buf, n);
+                explicit_bzero(buf, n);
                 free(buf);
                 close(fd);
                 return awsr_error_set(err, AWSR_E_CONFIG,
@@ -1034,7 +1038,7 @@ static int read_file(const char *path, char **text, size_t *len, struct awsr_err
             }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                OPENSSL_cleanse(buf, n);
+                explicit_bzero(buf, n);
                 free(buf);
                 close(fd);
                 return oom(err);
@@ -1047,7 +1051,7 @@ static int read_file(const char *path, char **text, size_t *len, struct awsr_err
             continue;
         if (r < 0) {
             int e = errno;
-            OPENSSL_cleanse(buf, n);
+            explicit_bzero(buf, n);
             free(buf);
             close(fd);
             return awsr_error_set(err, AWSR_E_CONFIG, "Unable to read config file: %s (%s)",
@@ -1078,7 +1082,7 @@ static int file_path(const char *var, const char *fallback, char **out)
 static void free_text(char *t, size_t n)
 {
     if (t) {
-        OPENSSL_cleanse(t, n);
+        explicit_bzero(t, n);
         free(t);
     }
 }

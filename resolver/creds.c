@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,7 @@ void awsr_secret_free(char *s)
 {
     if (!s)
         return;
-    OPENSSL_cleanse(s, strlen(s));
+    explicit_bzero(s, strlen(s));
     free(s);
 }
 

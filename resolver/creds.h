@@ -17,7 +17,7 @@ struct awsr_creds {
 int awsr_creds_set(struct awsr_creds *c, const char *akid, const char *secret,
                    const char *token, time_t expiration);
 int awsr_creds_copy(struct awsr_creds *dst, const struct awsr_creds *src);
-/* Wipes the secret bytes (OPENSSL_cleanse) before freeing; leaves *c zeroed. */
+/* Wipes the secret bytes (explicit_bzero) before freeing; leaves *c zeroed. */
 void awsr_creds_clear(struct awsr_creds *c);
 /* Frees a string after wiping it. */
 void awsr_secret_free(char *s);

@@ -2,8 +2,6 @@
  * failures. No retries here (sts.c decides). Never logs or reports bodies or headers. */
 #include "http.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,12 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "curl_dl.h"
 #include "sts_xml.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* The Date header of the last response this thread received (see sts_xml.h). */
 static _Thread_local time_t last_date;
@@ -25,6 +19,7 @@ static _Thread_local time_t last_date;
 time_t awsr_http_last_date(void) { return last_date; }
 
 struct sink {
+    const struct awsr_curl *cu;
     char *buf;
     size_t len, cap;
     bool over_cap;
@@ -93,7 +88,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
             k = sizeof v - 1;
         memcpy(v, line + 5, k);
         v[k] = '\0';
-        time_t t = curl_getdate(v, NULL);
+        time_t t = s->cu->getdate(v, NULL);
         s->date = t > 0 ? t : 0;
     }
     return n;
@@ -136,7 +131,7 @@ static int map_curl_error(CURLcode rc, CURL *h, const struct awsr_http_request *
     case CURLE_OPERATION_TIMEDOUT: {
         long connected = 0;
         curl_off_t t = 0;
-        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t);
+        s->cu->easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t);
         connected = t > 0;
         if (!connected)
             return transport_error(err, AWSR_HTTP_E_TIMEOUT,
@@ -182,74 +177,74 @@ int awsr_http_send(const struct awsr_http_request *rq, struct awsr_http_response
 {
     memset(rs, 0, sizeof *rs);
     last_date = 0;
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return transport_error(err, AWSR_HTTP_E_OTHER, "Could not initialise libcurl");
+    const struct awsr_curl *cu = awsr_curl(err);
+    if (!cu)
+        return transport_error(err, AWSR_HTTP_E_OTHER, "%s", err->message);
     if (!rq->url || !rq->method)
         return transport_error(err, AWSR_HTTP_E_OTHER, "Invalid HTTP request");
 
-    CURL *h = curl_easy_init();
+    CURL *h = cu->easy_init();
     if (!h)
         return transport_error(err, AWSR_HTTP_E_OTHER, "Could not initialise libcurl");
 
-    struct sink s = {0};
+    struct sink s = {.cu = cu};
     struct curl_slist *hdrs = NULL;
     bool oom = false;
     /* no "Expect: 100-continue" round trip, and no default Accept */
     const char *fixed[] = {"Expect:", "Accept:"};
     for (size_t i = 0; i < 2 && !oom; i++) {
-        struct curl_slist *n = curl_slist_append(hdrs, fixed[i]);
+        struct curl_slist *n = cu->slist_append(hdrs, fixed[i]);
         oom = !n;
         hdrs = n ? n : hdrs;
     }
     for (const char *const *p = rq->headers; p && *p && !oom; p++) {
-        struct curl_slist *n = curl_slist_append(hdrs, *p);
+        struct curl_slist *n = cu->slist_append(hdrs, *p);
         oom = !n;
         hdrs = n ? n : hdrs;
     }
     if (oom) {
-        curl_slist_free_all(hdrs);
-        curl_easy_cleanup(h);
+        cu->slist_free_all(hdrs);
+        cu->easy_cleanup(h);
         return transport_error(err, AWSR_HTTP_E_OTHER, "Out of memory");
     }
 
     char detail[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+    cu->easy_setopt(h, CURLOPT_URL, rq->url);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    cu->easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    cu->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (rq->ca_bundle && rq->ca_bundle[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, rq->ca_bundle);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+        cu->easy_setopt(h, CURLOPT_CAINFO, rq->ca_bundle);
+    cu->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    cu->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    cu->easy_setopt(h, CURLOPT_HEADERDATA, &s);
     if (strcmp(rq->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        cu->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+        cu->easy_setopt(h, CURLOPT_POST, 1L);
+        cu->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+        cu->easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
         if (strcmp(rq->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+            cu->easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     }
 
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = cu->easy_perform(h);
     int ret = 0;
     if (rc != CURLE_OK) {
         if (!detail[0])
-            snprintf(detail, sizeof detail, "%s", curl_easy_strerror(rc));
+            snprintf(detail, sizeof detail, "%s", cu->easy_strerror(rc));
         ret = map_curl_error(rc, h, rq, &s, detail, err);
         free(s.buf);
     } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+        cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
         if (!s.buf) {
             s.buf = calloc(1, 1);
             if (!s.buf) {
@@ -263,8 +258,8 @@ int awsr_http_send(const struct awsr_http_request *rq, struct awsr_http_response
             last_date = s.date;
         }
     }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    cu->slist_free_all(hdrs);
+    cu->easy_cleanup(h);
     return ret;
 }
 

@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +159,7 @@ static int tty_read_line(int fd, char *buf, size_t sz, bool *too_long)
             buf[n++] = c;
         else
             *too_long = true;
-        OPENSSL_cleanse(&c, 1);
+        explicit_bzero(&c, 1);
     }
     buf[n] = '\0';
     return 1;
@@ -254,7 +253,7 @@ static int prompt_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_COD
             awsr_error_set(err, AWSR_E_CONFIG, "no valid MFA code was entered for %s (the code "
                            "must be 6 digits)", rq->serial ? rq->serial : "");
     }
-    OPENSSL_cleanse(line, sizeof line);
+    explicit_bzero(line, sizeof line);
     close(fd);
     return rc;
 }
@@ -279,7 +278,7 @@ int awsr_mfa_get_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE
     if (rq->mfa_process && *rq->mfa_process) {
         int rc = run_mfa_process(rq, code, err);
         if (rc)
-            OPENSSL_cleanse(code, AWSR_MFA_CODE_MAX);
+            explicit_bzero(code, AWSR_MFA_CODE_MAX);
         return rc;
     }
     return prompt_code(rq, code, err);

@@ -2,13 +2,12 @@
  * HMAC chain, Authorization), matching the AWS signing test suite. */
 #include "sigv4.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "crypto.h"
 
 /* ---- a tiny growable string; every append is a no-op after a failure ---- */
 
@@ -33,7 +32,7 @@ static void sb_grow(struct sbuf *b, size_t extra)
     if (b->p) {
         memcpy(n, b->p, b->len + 1);
         /* old copies may hold a session token */
-        OPENSSL_cleanse(b->p, b->cap);
+        explicit_bzero(b->p, b->cap);
         free(b->p);
     } else {
         n[0] = '\0';
@@ -58,7 +57,7 @@ static void sb_addc(struct sbuf *b, char c) { sb_addn(b, &c, 1); }
 static void sb_free(struct sbuf *b)
 {
     if (b->p)
-        OPENSSL_cleanse(b->p, b->cap);
+        explicit_bzero(b->p, b->cap);
     free(b->p);
     memset(b, 0, sizeof *b);
 }
@@ -80,42 +79,26 @@ static char *sb_take(struct sbuf *b)
 static void secure_free(char *s)
 {
     if (s) {
-        OPENSSL_cleanse(s, strlen(s));
+        explicit_bzero(s, strlen(s));
         free(s);
     }
 }
 
 /* ---- hashing ---- */
 
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void awsr_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+    unsigned char md[AWSR_SHA256_LEN];
+    if (awsr_sha256(data, len, md) != 0) {
         out[0] = '\0';
         return;
     }
-    hex_encode(md, 32, out);
+    awsr_hex_encode(md, sizeof md, out);
 }
 
 static int hmac(const void *key, size_t keylen, const char *msg, unsigned char out[32])
 {
-    unsigned int n = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
-              &n) ||
-        n != 32)
-        return -1;
-    return 0;
+    return awsr_hmac_sha256(key, keylen, msg, strlen(msg), out);
 }
 
 /* ---- encoding ---- */
@@ -403,7 +386,7 @@ void awsr_sigv4_result_free(struct awsr_sigv4_result *res)
     free(res->authorization);
     for (size_t i = 0; i < AWSR_SIGV4_MAX_ADD + 1; i++)
         secure_free(res->add_headers[i]);
-    OPENSSL_cleanse(res, sizeof *res);
+    explicit_bzero(res, sizeof *res);
     memset(res, 0, sizeof *res);
 }
 
@@ -421,6 +404,8 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
     strftime(amzdate, sizeof amzdate, "%Y%m%dT%H%M%SZ", &tm);
     strftime(date, sizeof date, "%Y%m%d", &tm);
     awsr_sha256_hex(rq->body, rq->body ? rq->body_len : 0, payload);
+    if (!payload[0]) /* libcrypto could not be loaded */
+        return -1;
 
     const char *token = rq->session_token && rq->session_token[0] ? rq->session_token : NULL;
     size_t cap = rq->n_headers + 3, n = 0;
@@ -482,6 +467,8 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
     /* string to sign */
     char creq_hash[65], scope[256];
     awsr_sha256_hex(cr.p, cr.len, creq_hash);
+    if (!creq_hash[0])
+        goto out;
     int sn = snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, rq->region,
                       rq->service);
     if (sn < 0 || (size_t)sn >= sizeof scope)
@@ -507,12 +494,12 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
         int hrc = hmac(k0, slen + 4, date, k) || hmac(k, 32, rq->region, k) ||
                   hmac(k, 32, rq->service, k) || hmac(k, 32, "aws4_request", k) ||
                   hmac(k, 32, sts.p, sig);
-        OPENSSL_cleanse(k0, slen + 4);
+        explicit_bzero(k0, slen + 4);
         free(k0);
-        OPENSSL_cleanse(k, sizeof k);
+        explicit_bzero(k, sizeof k);
         if (hrc)
             goto out;
-        hex_encode(sig, 32, res->signature);
+        awsr_hex_encode(sig, 32, res->signature);
     }
 
     sb_add(&au, "AWS4-HMAC-SHA256 Credential=");

@@ -1,4 +1,4 @@
-/* sigv4.h - AWS Signature Version 4 (header signing) over OpenSSL HMAC/SHA-256.
+/* sigv4.h - AWS Signature Version 4 (header signing) over HMAC/SHA-256 (crypto.h).
  *
  * The caller describes the request as it will go on the wire (path and query already
  * percent-encoded, every header it will send and wants signed, Host included); the signer
@@ -57,7 +57,7 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
 /* Frees and wipes everything res holds; leaves it zeroed. */
 void awsr_sigv4_result_free(struct awsr_sigv4_result *res);
 
-/* Lower-case hex SHA-256 of data into out[65]. */
+/* Lower-case hex SHA-256 of data into out[65]; "" when libcrypto cannot be loaded. */
 void awsr_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* SigV4 URI encoding: unreserved A-Za-z0-9-._~ kept, everything else %XX (upper case);

@@ -5,11 +5,9 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curl_dl.h"
 #include "http.h"
 
 #define PROCESS_PREFIX "Error when retrieving credentials from custom-process: "
@@ -136,7 +135,7 @@ int awsr_shell_split(const char *cmd, char ***argv_out, const char *what,
             state = escaped_from;
         }
     }
-    OPENSSL_cleanse(tok, len + 1);
+    explicit_bzero(tok, len + 1);
     free(tok);
     if (reason) {
         awsr_argv_free(w.v);
@@ -182,11 +181,11 @@ void awsr_proc_result_free(struct awsr_proc_result *res)
     if (!res)
         return;
     if (res->out) {
-        OPENSSL_cleanse(res->out, res->out_len);
+        explicit_bzero(res->out, res->out_len);
         free(res->out);
     }
     if (res->err) {
-        OPENSSL_cleanse(res->err, res->err_len);
+        explicit_bzero(res->err, res->err_len);
         free(res->err);
     }
     memset(res, 0, sizeof *res);
@@ -380,7 +379,7 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
 static void json_wipe(json_t *j)
 {
     if (json_is_string(j)) {
-        OPENSSL_cleanse((char *)json_string_value(j), json_string_length(j));
+        explicit_bzero((char *)json_string_value(j), json_string_length(j));
     } else if (json_is_object(j)) {
         const char *k;
         json_t *v;
@@ -646,6 +645,15 @@ static int fetch_process(const struct awsr_source *src, struct awsr_creds *out,
                                 "status %d", WEXITSTATUS(res.wstatus));
     } else {
         rc = awsr_process_parse_output(res.out, res.out_len, out, err);
+        /* botocore refuses these too ("...refreshed credentials are still expired"): a
+         * child handed them would only meet ExpiredToken errors later. */
+        if (rc == 0 && out->expiration != 0 && out->expiration <= time(NULL)) {
+            char when[32];
+            awsr_time_format(out->expiration, when, sizeof when);
+            awsr_creds_clear(out);
+            rc = awsr_error_set(err, AWSR_E_CONFIG,
+                                PROCESS_PREFIX "the credentials it returned expired at %s", when);
+        }
     }
     awsr_proc_result_free(&res);
     return rc;
@@ -675,12 +683,15 @@ bool awsr_container_host_allowed(const char *host)
 
 int awsr_container_check_url(const char *url, struct awsr_error *err)
 {
-    CURLU *u = curl_url();
+    const struct awsr_curl *cu = awsr_curl(err);
+    if (!cu)
+        return -1;
+    CURLU *u = cu->url();
     char *scheme = NULL, *host = NULL;
     int rc = 0;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    if (!u || cu->url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        cu->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        cu->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
         rc = awsr_error_set(err, AWSR_E_CONFIG,
                             "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a valid URL");
         goto out;
@@ -715,9 +726,9 @@ int awsr_container_check_url(const char *url, struct awsr_error *err)
                             "fd00:ec2::23, localhost",
                             name);
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
+    cu->free(scheme);
+    cu->free(host);
+    cu->url_cleanup(u);
     return rc;
 }
 
@@ -741,7 +752,7 @@ static int read_small_file(const char *path, size_t cap, char **out, size_t *len
             continue;
         if (r < 0) {
             int e = errno;
-            OPENSSL_cleanse(buf, n);
+            explicit_bzero(buf, n);
             free(buf);
             close(fd);
             errno = e;
@@ -753,7 +764,7 @@ static int read_small_file(const char *path, size_t cap, char **out, size_t *len
         if (n == cap) {
             char extra;
             if (read(fd, &extra, 1) > 0) {
-                OPENSSL_cleanse(buf, n);
+                explicit_bzero(buf, n);
                 free(buf);
                 close(fd);
                 errno = EFBIG;
@@ -851,7 +862,7 @@ static int fetch_container(const struct awsr_source *src, struct awsr_creds *out
                 rc = 0;
         }
         if (rs.body)
-            OPENSSL_cleanse(rs.body, rs.body_len);
+            explicit_bzero(rs.body, rs.body_len);
         awsr_http_response_free(&rs);
     }
     awsr_secret_free(auth);
@@ -879,7 +890,7 @@ static int imds_get(const char *base, const char *path, const char *token,
                                    .connect_timeout_ms = 300, .timeout_ms = 1000};
     struct awsr_error e = {0};
     int rc = awsr_http_send(&rq, rs, &e);
-    OPENSSL_cleanse(tokhdr, sizeof tokhdr);
+    explicit_bzero(tokhdr, sizeof tokhdr);
     return rc == 0 && rs->status == 200 ? 0 : -1;
 }
 
@@ -934,9 +945,9 @@ static int fetch_imds(const struct awsr_source *src, struct awsr_creds *out,
     rc = awsr_metadata_parse_creds(rs.body, rs.body_len, out, &e);
 fail:
     if (rs.body)
-        OPENSSL_cleanse(rs.body, rs.body_len);
+        explicit_bzero(rs.body, rs.body_len);
     awsr_http_response_free(&rs);
-    OPENSSL_cleanse(token, sizeof token);
+    explicit_bzero(token, sizeof token);
     if (rc)
         return awsr_error_set(err, AWSR_E_CONFIG, NO_CREDS_FMT, "Ec2InstanceMetadata",
                               profile_name(src));

@@ -2,18 +2,18 @@
  * exponential backoff inside a deadline, and botocore's error texts. */
 #include "sts.h"
 
-#include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include "crypto.h"
+#include "curl_dl.h"
 #include "http.h"
 #include "sigv4.h"
 #include "sts_xml.h"
@@ -67,12 +67,14 @@ static const char *const legacy_global_regions[] = {
     "eu-west-3",      "sa-east-1",  "us-east-1",      "us-east-2",      "us-west-1",
     "us-west-2"};
 
+/* A safety check before the region goes into a host name. botocore's own check
+ * (utils.validate_region_name, done in profile.c) allows upper case, so this must too. */
 static bool valid_region(const char *r)
 {
     if (!*r)
         return false;
     for (const char *p = r; *p; p++)
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
+        if (!(isalnum((unsigned char)*p) || *p == '-'))
             return false;
     return true;
 }
@@ -204,15 +206,18 @@ void awsr_sts_wire_free(struct awsr_sts_wire *w)
 static int split_url(const char *url, char **host, char **path, char **query)
 {
     *host = *path = *query = NULL;
-    CURLU *u = curl_url();
+    const struct awsr_curl *cu = awsr_curl(NULL);
+    if (!cu)
+        return -1;
+    CURLU *u = cu->url();
     char *h = NULL, *port = NULL, *p = NULL, *q = NULL;
     int rc = -1;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK)
+    if (!u || cu->url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        cu->url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+        cu->url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK)
         goto out;
-    curl_url_get(u, CURLUPART_PORT, &port, 0); /* only when written in the URL */
-    if (curl_url_get(u, CURLUPART_QUERY, &q, 0) != CURLUE_OK)
+    cu->url_get(u, CURLUPART_PORT, &port, 0); /* only when written in the URL */
+    if (cu->url_get(u, CURLUPART_QUERY, &q, 0) != CURLUE_OK)
         q = NULL;
     size_t n = strlen(h) + (port ? strlen(port) + 1 : 0) + 1;
     *host = malloc(n);
@@ -233,11 +238,11 @@ out:
         free(*query);
         *host = *path = *query = NULL;
     }
-    curl_free(h);
-    curl_free(port);
-    curl_free(p);
-    curl_free(q);
-    curl_url_cleanup(u);
+    cu->free(h);
+    cu->free(port);
+    cu->free(p);
+    cu->free(q);
+    cu->url_cleanup(u);
     return rc;
 }
 
@@ -248,6 +253,9 @@ int awsr_sts_build_request(const struct awsr_sts_client *c, const struct awsr_cr
     memset(out, 0, sizeof *out);
     static const char content_type[] = "application/x-www-form-urlencoded; charset=utf-8";
     char *host, *path, *query;
+    /* libcurl parses the URL, libcrypto signs: both are loaded on first use */
+    if (!awsr_curl(err) || (src && awsr_crypto_load(err) != 0))
+        return -1;
     if (split_url(c->endpoint, &host, &path, &query) != 0)
         return awsr_error_set(err, AWSR_E_CONFIG, "Invalid endpoint: %s", c->endpoint);
     out->url = strdup(c->endpoint);
@@ -375,7 +383,7 @@ void awsr_sts_clock_hint(struct awsr_error *err, time_t server_date, time_t now)
 static double jitter_unit(void)
 {
     unsigned int r;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (unsigned int)random();
     return (double)r / 4294967296.0;
 }
@@ -487,9 +495,11 @@ static char *base_body(const char *action)
     return b;
 }
 
+/* 0 is "not configured"; any other value is sent as is, as botocore does after int():
+ * STS answers a negative or oversized one with ValidationError. */
 static int append_duration(char **b, int seconds)
 {
-    if (seconds <= 0)
+    if (seconds == 0)
         return 0;
     char num[16];
     snprintf(num, sizeof num, "%d", seconds);

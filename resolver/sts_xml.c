@@ -4,7 +4,6 @@
 
 #include <expat.h>
 #include <limits.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,7 +162,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *t, int len)
         }
         if (s->text) {
             memcpy(b, s->text, s->text_len);
-            OPENSSL_cleanse(s->text, s->text_cap);
+            explicit_bzero(s->text, s->text_cap);
             free(s->text);
         }
         s->text = b;
@@ -188,7 +187,7 @@ static void pstate_free(struct pstate *s)
     for (int i = 0; i < F_COUNT; i++)
         awsr_secret_free(s->val[i]);
     if (s->text) {
-        OPENSSL_cleanse(s->text, s->text_cap);
+        explicit_bzero(s->text, s->text_cap);
         free(s->text);
     }
     if (s->xp)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,7 +174,9 @@ int awsr_child_exec(char *const argv[], char *const envp[])
     return exec_status(e);
 }
 
-int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
+/* fork + execvpe: only for what posix_spawnp does not do, a file without "#!" that
+ * execvpe hands to /bin/sh (ENOEXEC). */
+static int fork_exec(char *const argv[], char *const envp[], pid_t *pid)
 {
     /* The child reports a failed exec through a close-on-exec pipe, so awsrole-run can
      * answer 126/127 itself instead of a child exit status that looks like the command's. */
@@ -214,6 +217,30 @@ int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
         return exec_status(e);
     }
     *pid = c;
+    return 0;
+}
+
+int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
+{
+    /* glibc's posix_spawnp clones with CLONE_VFORK: no copy of awsrole-run's memory, and
+     * the exec error comes back as the return value, so 126/127 stay exact. Handlers are
+     * reset in the child by glibc; ignored signals stay ignored, as across fork + exec. */
+    posix_spawnattr_t at;
+    sigset_t none;
+    sigemptyset(&none);
+    if (posix_spawnattr_init(&at) != 0)
+        return fork_exec(argv, envp, pid);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+    fflush(NULL);
+    int e = posix_spawnp(pid, argv[0], NULL, &at, argv, envp);
+    posix_spawnattr_destroy(&at);
+    if (e == ENOEXEC)
+        return fork_exec(argv, envp, pid);
+    if (e != 0) {
+        report_exec_error(argv[0], e);
+        return exec_status(e);
+    }
     return 0;
 }
 

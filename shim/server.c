@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "http.h"
 #include "sources.h"
 
@@ -279,7 +279,7 @@ static bool token_matches(const struct awsr_server *s, const struct request *r)
 {
     size_t n = strlen(s->token);
     /* The token's length is public; its bytes are compared in constant time. */
-    return r->auth_count == 1 && r->auth_len == n && CRYPTO_memcmp(r->auth, s->token, n) == 0;
+    return r->auth_count == 1 && r->auth_len == n && awsr_const_time_equal(r->auth, s->token, n);
 }
 
 static const struct awsr_served *route(const struct awsr_server *s, const struct request *r,

@@ -17,8 +17,10 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                -DAWSR_VERSION='"$(VERSION)"' -Iresolver -Ishim -Itests/fuzz $(DEP_CFLAGS)
 
-# The sources a fuzzer asks for, or every resolver source.
-fuzz_sources = $(or $(wildcard $(shell sed -n 's|^[[:space:]]*//[[:space:]]*fuzz-sources:||p' $(1))),$(RESOLVER_SRC))
+# The sources a fuzzer asks for, or every resolver source; `// fuzz-sources: none` for a
+# target that #includes what it tests (as the segment reader does, getenv renamed).
+fuzz_src_line = $(shell sed -n 's|^[[:space:]]*//[[:space:]]*fuzz-sources:||p' $(1))
+fuzz_sources = $(if $(filter none,$(call fuzz_src_line,$(1))),,$(or $(wildcard $(call fuzz_src_line,$(1))),$(RESOLVER_SRC)))
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN)

@@ -90,12 +90,19 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static void test_key(void **state)
 {
     (void)state;
+    /* kind + FNV-1a 64 of the material (the entry's name), then the material itself */
     char *k = awsr_cache_key("role-", "abc");
-    assert_string_equal(k, "role-ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(k, "role-e71fa2190541574b\nabc");
     free(k);
     k = awsr_cache_key("session-", "");
-    assert_string_equal(k, "session-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(k, "session-cbf29ce484222325\n");
     free(k);
+    k = awsr_cache_key("role-", "{\"RoleArn\":\"arn:aws:iam::1:role/r\"}");
+    char *k2 = awsr_cache_key("role-", "{\"RoleArn\":\"arn:aws:iam::1:role/s\"}");
+    assert_string_not_equal(k, k2);
+    assert_int_equal(strcspn(k, "\n"), strlen("role-") + 16);
+    free(k);
+    free(k2);
 }
 
 static void test_location(void **state)
@@ -153,6 +160,7 @@ static void test_round_trip(void **state)
     json_t *j = json_load_file(path, 0, NULL);
     assert_non_null(j);
     assert_int_equal(json_integer_value(json_object_get(j, "Version")), 1);
+    assert_string_equal(json_string_value(json_object_get(j, "Key")), "role-abc");
     assert_string_equal(json_string_value(json_object_get(j, "Profile")), "dev");
     assert_string_equal(json_string_value(json_object_get(j, "SessionToken")), "TOKENCACHE");
     char exp[32];
@@ -200,13 +208,13 @@ static void test_misses(void **state)
     assert_int_equal(awsr_cache_get(c, "k", now, &out), 0); /* still valid for a looser bound */
     awsr_creds_clear(&out);
     /* Corrupt, truncated, wrong version, missing fields. */
-    const char *bad[] = {"not json", "{\"Version\":1,\"AccessKeyId\":\"A\",\"Secr",
-                         "{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
+    const char *bad[] = {"not json", "{\"Version\":1,\"Key\":\"k\",\"AccessKeyId\":\"A\",\"Secr",
+                         "{\"Version\":2,\"Key\":\"k\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
                          "\"Expiration\":\"2100-01-01T00:00:00Z\"}",
-                         "{\"Version\":1,\"AccessKeyId\":\"A\","
+                         "{\"Version\":1,\"Key\":\"k\",\"AccessKeyId\":\"A\","
                          "\"Expiration\":\"2100-01-01T00:00:00Z\"}",
-                         "{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\"}",
-                         "{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
+                         "{\"Version\":1,\"Key\":\"k\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\"}",
+                         "{\"Version\":1,\"Key\":\"k\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
                          "\"Expiration\":\"never\"}",
                          "[]", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -214,9 +222,19 @@ static void test_misses(void **state)
         assert_int_equal(awsr_cache_get(c, "k", now, &out), -1);
         assert_null(out.access_key_id);
     }
+    /* An entry for another key (or none) under this name is a miss. */
+    const char *other[] = {"{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
+                           "\"Expiration\":\"2100-01-01T00:00:00Z\"}",
+                           "{\"Version\":1,\"Key\":\"k\\nx\",\"AccessKeyId\":\"A\","
+                           "\"SecretAccessKey\":\"S\",\"Expiration\":\"2100-01-01T00:00:00Z\"}"};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        write_file(path, other[i], 0600);
+        assert_int_equal(awsr_cache_get(c, "k", now, &out), -1);
+        assert_null(out.access_key_id);
+    }
     /* A valid entry that others could read is not trusted. */
     write_file(path,
-               "{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
+               "{\"Version\":1,\"Key\":\"k\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
                "\"Expiration\":\"2100-01-01T00:00:00Z\"}",
                0600);
     assert_int_equal(awsr_cache_get(c, "k", now, &out), 0);
@@ -243,6 +261,49 @@ static void test_misses(void **state)
     awsr_cache_close(c);
 }
 
+/* Two materials whose keys share a file name: each only ever reads its own entry. */
+static void test_shared_name(void **state)
+{
+    struct fixture *f = *state;
+    struct awsr_cache *c = open_ok();
+    time_t now = time(NULL);
+    struct awsr_creds in = {0}, out = {0};
+    struct awsr_error e = {0};
+    const char *ka = "role-0123456789abcdef\n{\"RoleArn\":\"a\"}";
+    const char *kb = "role-0123456789abcdef\n{\"RoleArn\":\"b\"}";
+    sample(&in, now + 3600);
+    assert_int_equal(awsr_cache_put(c, ka, "dev", &in, &e), 0);
+    assert_int_equal(awsr_cache_get(c, kb, now, &out), -1);
+    assert_null(out.access_key_id);
+    assert_int_equal(awsr_cache_get(c, ka, now, &out), 0);
+    assert_string_equal(out.access_key_id, "ASIACACHE");
+    awsr_creds_clear(&out);
+
+    /* the file is named by the first line and holds the whole key */
+    char path[256];
+    snprintf(path, sizeof path, "%s/role-0123456789abcdef.json", f->dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "Key")), ka);
+    json_decref(j);
+    int fd = awsr_cache_lock(c, kb);
+    assert_true(fd >= 0);
+    awsr_cache_unlock(fd);
+    snprintf(path, sizeof path, "%s/role-0123456789abcdef.lock", f->dir);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+
+    /* the other material's entry replaces it; then the first one misses */
+    assert_int_equal(awsr_cache_put(c, kb, "dev", &in, &e), 0);
+    assert_int_equal(awsr_cache_get(c, ka, now, &out), -1);
+    assert_int_equal(awsr_cache_get(c, kb, now, &out), 0);
+    awsr_creds_clear(&out);
+    assert_int_equal(awsr_cache_remove(c, ka), 0);
+    assert_int_equal(awsr_cache_get(c, kb, now, &out), -1);
+    awsr_creds_clear(&in);
+    awsr_cache_close(c);
+}
+
 static void test_symlink_entry_not_followed(void **state)
 {
     struct fixture *f = *state;
@@ -250,7 +311,8 @@ static void test_symlink_entry_not_followed(void **state)
     char target[160], link[160];
     snprintf(target, sizeof target, "%s/elsewhere.json", f->root);
     snprintf(link, sizeof link, "%s/k.json", f->dir);
-    const char *valid = "{\"Version\":1,\"AccessKeyId\":\"PLANTED\",\"SecretAccessKey\":\"S\","
+    const char *valid = "{\"Version\":1,\"Key\":\"k\",\"AccessKeyId\":\"PLANTED\","
+                        "\"SecretAccessKey\":\"S\","
                         "\"Expiration\":\"2100-01-01T00:00:00Z\"}";
     write_file(target, valid, 0600);
     assert_int_equal(symlink(target, link), 0);
@@ -417,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_location, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink_entry_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_unsafe_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
