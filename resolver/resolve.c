@@ -125,6 +125,11 @@ static json_t *source_identity(const struct awsr_resolver *r, const struct awsr_
     if (s->kind == AWSR_SRC_STATIC)
         set_str(o, "AccessKeyId", s->creds.access_key_id);
     set_str(o, "WebIdentityRoleArn", s->role_arn);
+    if (s->kind == AWSR_SRC_WEB_IDENTITY) {
+        set_str(o, "WebIdentitySessionName", s->role_session_name);
+        if (s->duration_seconds)
+            json_object_set_new(o, "DurationSeconds", json_integer(s->duration_seconds));
+    }
     return o;
 }
 
@@ -487,7 +492,10 @@ int awsr_resolve(struct awsr_resolver *r, int flags, struct awsr_creds *out,
     if (sts_client(r, &sts, err))
         return -1;
     struct awsr_creds got = {0};
-    int rc = r->plan.nsteps ? resolve_roles(r, &sts, flags, &got, err)
+    /* Role credentials, web identity ones included (as botocore caches them), go through
+     * the role cache; static keys and processes are read each time. */
+    bool cached_kind = r->plan.nsteps || r->plan.source.kind == AWSR_SRC_WEB_IDENTITY;
+    int rc = cached_kind ? resolve_roles(r, &sts, flags, &got, err)
                             : resolve_source_only(r, &sts, flags, &got, err);
     awsr_sts_client_free(&sts);
     if (rc == 0) {
@@ -505,7 +513,8 @@ int awsr_resolver_forget(struct awsr_resolver *r, struct awsr_error *err)
     if (sts_client(r, &sts, err))
         return -1;
     int removed = 0;
-    char *key = r->plan.nsteps ? role_key(r, &sts) : NULL;
+    bool cached_kind = r->plan.nsteps || r->plan.source.kind == AWSR_SRC_WEB_IDENTITY;
+    char *key = cached_kind ? role_key(r, &sts) : NULL;
     if (key && awsr_cache_remove(r->cache, key) == 0)
         removed++;
     free(key);

@@ -42,18 +42,101 @@ static char g_seg_path[sizeof AWSR_SEG_SHM_DIR + AWSR_SEG_NAME_MAX];
 static const struct awsr_seg_slot *g_snap;
 
 #ifndef AWSR_SHIM_TESTING
+/* Raw system calls, inline: no libc symbol to bind at start-up (each costs a lookup in
+ * every process), no libc page to fault in, errno never touched. Returns -errno. */
+#if defined(__x86_64__)
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#else
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    int saved = errno;
+    long r = syscall(n, a, b, c, d, e, f);
+    if (r == -1) {
+        r = -errno;
+        errno = saved;
+    }
+    return r;
+}
+#endif
+
 static int raw_open(const char *path, int flags)
 {
-    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, 0);
+    long r = sys6(SYS_openat, AT_FDCWD, (long)path, flags, 0, 0, 0);
+    return r < 0 ? -1 : (int)r;
 }
 
 static void raw_close(int fd)
 {
-    syscall(SYS_close, fd);
+    sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+static void *raw_mmap(size_t len, int prot, int flags, int fd)
+{
+    long r = sys6(SYS_mmap, 0, (long)len, prot, flags, fd, 0);
+    return r < 0 && r > -4096 ? MAP_FAILED : (void *)r;
+}
+
+static void raw_munmap(const void *p, size_t len)
+{
+    sys6(SYS_munmap, (long)p, (long)len, 0, 0, 0, 0);
+}
+
+static void raw_madvise(const void *p, size_t len, int advice)
+{
+    sys6(SYS_madvise, (long)p, (long)len, advice, 0, 0, 0);
+}
+
+static bool raw_fstat(int fd, struct stat *st)
+{
+    return sys6(SYS_fstat, fd, (long)st, 0, 0, 0, 0) == 0;
+}
+
+static uid_t raw_geteuid(void)
+{
+    return (uid_t)sys6(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+}
+
+/* True when the lock is held by someone else (EWOULDBLOCK). */
+static bool raw_flock_busy(int fd)
+{
+    return sys6(SYS_flock, fd, LOCK_SH | LOCK_NB, 0, 0, 0, 0) == -EWOULDBLOCK;
+}
+
+static void raw_write(int fd, const void *b, size_t n)
+{
+    sys6(SYS_write, fd, (long)b, (long)n, 0, 0, 0);
+}
+
+static void raw_yield(void)
+{
+    sys6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+}
+
+static void raw_futex_wait(const uint32_t *word, uint32_t val, const struct timespec *ts)
+{
+    sys6(SYS_futex, (long)word, FUTEX_WAIT, val, (long)ts, 0, 0);
+}
+
+static int64_t monotonic_seconds(void)
+{
+    struct timespec ts = {0, 0};
+    sys6(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0, 0, 0);
+    return ts.tv_sec;
 }
 #else
-/* Test builds call libc so that ThreadSanitizer sees every fd's life (raw syscalls are
- * invisible to it and make reused fd numbers look like races). */
+/* Test builds call libc so that ThreadSanitizer sees every fd's and mapping's life (raw
+ * syscalls are invisible to it and make reused numbers and addresses look like races). */
 static int raw_open(const char *path, int flags)
 {
     return open(path, flags);
@@ -62,6 +145,58 @@ static int raw_open(const char *path, int flags)
 static void raw_close(int fd)
 {
     close(fd);
+}
+
+static void *raw_mmap(size_t len, int prot, int flags, int fd)
+{
+    return mmap(NULL, len, prot, flags, fd, 0);
+}
+
+static void raw_munmap(const void *p, size_t len)
+{
+    munmap((void *)p, len);
+}
+
+static void raw_madvise(const void *p, size_t len, int advice)
+{
+    madvise((void *)p, len, advice);
+}
+
+static bool raw_fstat(int fd, struct stat *st)
+{
+    return fstat(fd, st) == 0;
+}
+
+static uid_t raw_geteuid(void)
+{
+    return geteuid();
+}
+
+static bool raw_flock_busy(int fd)
+{
+    return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
+static void raw_write(int fd, const void *b, size_t n)
+{
+    (void)!write(fd, b, n);
+}
+
+static void raw_yield(void)
+{
+    sched_yield();
+}
+
+static void raw_futex_wait(const uint32_t *word, uint32_t val, const struct timespec *ts)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT, val, ts, NULL, 0);
+}
+
+static int64_t monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
 }
 #endif
 
@@ -91,24 +226,26 @@ static const struct awsr_seg *map_segment(const char *name, char *path)
 {
     if (!name_ok(name))
         return NULL;
-    memcpy(path, AWSR_SEG_SHM_DIR, sizeof AWSR_SEG_SHM_DIR - 1);
-    memcpy(path + sizeof AWSR_SEG_SHM_DIR - 1, name, strlen(name) + 1);
+    __builtin_memcpy(path, AWSR_SEG_SHM_DIR, sizeof AWSR_SEG_SHM_DIR - 1);
+    char *d = path + sizeof AWSR_SEG_SHM_DIR - 1;
+    while ((*d++ = *name++) != '\0') /* name_ok bounded its length */
+        ;
 
     int fd = raw_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return NULL;
     struct stat st;
     void *p = MAP_FAILED;
-    if (syscall(SYS_fstat, fd, &st) == 0 && awsr_seg_stat_ok(&st, geteuid()))
-        p = mmap(NULL, sizeof(struct awsr_seg), PROT_READ, MAP_SHARED, fd, 0);
+    if (raw_fstat(fd, &st) && awsr_seg_stat_ok(&st, raw_geteuid()))
+        p = raw_mmap(sizeof(struct awsr_seg), PROT_READ, MAP_SHARED, fd);
     raw_close(fd); /* the mapping outlives the fd: nothing the program can see or close */
     if (p == MAP_FAILED)
         return NULL;
-    madvise(p, sizeof(struct awsr_seg), MADV_DONTDUMP);
+    raw_madvise(p, sizeof(struct awsr_seg), MADV_DONTDUMP);
     const struct awsr_seg *m = p;
     if (__atomic_load_n(&m->hdr.magic, __ATOMIC_ACQUIRE) != AWSR_SEG_MAGIC ||
         m->hdr.version != AWSR_SEG_VERSION || m->hdr.size != sizeof(struct awsr_seg)) {
-        munmap(p, sizeof(struct awsr_seg));
+        raw_munmap(p, sizeof(struct awsr_seg));
         return NULL;
     }
     return m;
@@ -136,9 +273,9 @@ const struct awsr_seg *awsr_seg_attach(void)
     const struct awsr_seg *none = NULL;
     if (__atomic_compare_exchange_n(&g_seg, &none, m, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE)) {
-        memcpy(g_seg_path, path, sizeof g_seg_path); /* only the winner writes it */
+        __builtin_memcpy(g_seg_path, path, sizeof g_seg_path); /* only the winner writes it */
     } else {
-        munmap((void *)m, sizeof(struct awsr_seg)); /* another thread attached first */
+        raw_munmap(m, sizeof(struct awsr_seg)); /* another thread attached first */
         return none; /* the winner sets the state once g_seg_path is written */
     }
     __atomic_store_n(&g_seg_state, SEG_ATTACHED, __ATOMIC_RELEASE);
@@ -157,45 +294,59 @@ static uint64_t current_generation(const struct awsr_seg *m)
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == s1 ? gen : 0;
 }
 
-static void terminate(char *field, size_t size)
+/* Copies one string field word by word up to the word holding its NUL (the rest of the
+ * fresh block is already zero), and terminates it inside the field whatever the bytes. */
+static void copy_field(char *dst, const char *src, size_t size)
 {
-    field[size - 1] = '\0';
+    uint64_t *d = (uint64_t *)(void *)dst;
+    const uint64_t *s = (const uint64_t *)(const void *)src;
+    for (size_t i = 0; i < size / 8; i++) {
+        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_ACQUIRE);
+        d[i] = w;
+        if ((w - UINT64_C(0x0101010101010101)) & ~w & UINT64_C(0x8080808080808080))
+            return;
+    }
+    dst[size - 1] = '\0';
 }
 
-/* Copies the current slot into a fresh private block under the seqlock. The block is
- * mmap'ed (no allocator re-entry) and kept out of core dumps. NULL when no consistent
- * generation could be read. */
+#define COPY_FIELD(copy, s, f) copy_field((copy)->f, (s)->f, sizeof (copy)->f)
+
+/* Copies the current slot into a fresh private block under the seqlock: the fixed words
+ * and each string up to its end, not the whole 6 KiB slot. The block is mmap'ed (no
+ * allocator re-entry) and kept out of core dumps. NULL when no consistent generation could
+ * be read. */
 static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
 {
-    void *blk = mmap(NULL, SNAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *blk = raw_mmap(SNAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
     if (blk == MAP_FAILED)
         return NULL;
-    madvise(blk, SNAP_SIZE, MADV_DONTDUMP);
+    raw_madvise(blk, SNAP_SIZE, MADV_DONTDUMP);
     struct awsr_seg_slot *copy = blk;
     for (int tries = 0; tries < 64; tries++) {
         if (tries >= 16)
-            sched_yield();
+            raw_yield();
         uint32_t cur = __atomic_load_n(&m->hdr.current, __ATOMIC_ACQUIRE) & 1;
         const struct awsr_seg_slot *s = &m->slot[cur];
         uint32_t s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
         if (s1 & 1)
             continue;
-        awsr_seg_load_words((char *)copy + 8, (const char *)s + 8, sizeof *s - 8);
+        awsr_seg_load_words((char *)copy + 8, (const char *)s + 8,
+                            offsetof(struct awsr_seg_slot, access_key_id) - 8);
+        COPY_FIELD(copy, s, access_key_id);
+        COPY_FIELD(copy, s, secret_access_key);
+        COPY_FIELD(copy, s, session_token);
+        COPY_FIELD(copy, s, expiration_text);
+        COPY_FIELD(copy, s, region);
+        COPY_FIELD(copy, s, profile);
+        COPY_FIELD(copy, s, credentials_path);
         if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != s1)
-            continue;
+            continue; /* torn: the next try overwrites every field up to its new end */
         if (copy->generation == 0)
             break;
         copy->seq = s1;
-        terminate(copy->access_key_id, sizeof copy->access_key_id);
-        terminate(copy->secret_access_key, sizeof copy->secret_access_key);
-        terminate(copy->session_token, sizeof copy->session_token);
-        terminate(copy->expiration_text, sizeof copy->expiration_text);
-        terminate(copy->region, sizeof copy->region);
-        terminate(copy->profile, sizeof copy->profile);
-        terminate(copy->credentials_path, sizeof copy->credentials_path);
         return copy;
     }
-    munmap(blk, SNAP_SIZE);
+    raw_munmap(blk, SNAP_SIZE);
     return NULL;
 }
 
@@ -208,7 +359,7 @@ static bool launcher_alive(void)
     int fd = raw_open(g_seg_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return false;
-    bool alive = syscall(SYS_flock, fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    bool alive = raw_flock_busy(fd);
     raw_close(fd);
     return alive;
 }
@@ -224,18 +375,11 @@ static void send_request(const struct awsr_seg *m)
     if (fd < 0)
         return;
     struct stat st;
-    if (syscall(SYS_fstat, fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_uid == geteuid()) {
+    if (raw_fstat(fd, &st) && S_ISFIFO(st.st_mode) && st.st_uid == raw_geteuid()) {
         char b = 'r';
-        syscall(SYS_write, fd, &b, 1); /* EAGAIN: the FIFO is full of requests already */
+        raw_write(fd, &b, 1); /* EAGAIN: the FIFO is full of requests already */
     }
     raw_close(fd);
-}
-
-static int64_t monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
 }
 
 /* Lazy mode: asks the launcher once and waits until it published a generation, flagged
@@ -265,14 +409,22 @@ static void ask_and_wait(const struct awsr_seg *m)
         }
         struct timespec ts = {1, 0};
         /* Shared (not private) futex: the launcher wakes it from another process. */
-        syscall(SYS_futex, &m->hdr.wake, FUTEX_WAIT, word, &ts, NULL, 0);
+        raw_futex_wait(&m->hdr.wake, word, &ts);
     }
+}
+
+/* expiration - AWSR_SWITCH_MARGIN, saturated: the segment's bytes are not trusted to be
+ * sane, and a signed overflow here would be undefined behaviour (found by fuzzing). */
+static int64_t switch_time(int64_t expiration)
+{
+    int64_t t;
+    return __builtin_sub_overflow(expiration, AWSR_SWITCH_MARGIN, &t) ? INT64_MIN : t;
 }
 
 const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask)
 {
     const struct awsr_seg_slot *snap = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE);
-    if (snap && (snap->expiration == 0 || now < snap->expiration - AWSR_SWITCH_MARGIN))
+    if (snap && (snap->expiration == 0 || now < switch_time(snap->expiration)))
         return snap;
     const struct awsr_seg *m = awsr_seg_attach();
     if (!m)
@@ -285,18 +437,29 @@ const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask)
     if (gen == 0 || (snap && gen <= snap->generation))
         return snap;
     struct awsr_seg_slot *fresh = build_snapshot(m);
+    /* Done with the segment until the next generation is due: drop its pages from this
+     * process's page tables (they stay in the shared file; a later read faults them back),
+     * so a process does not keep 16 KiB of it resident for nothing. */
+    raw_madvise(m, sizeof(struct awsr_seg), MADV_DONTNEED);
     if (!fresh)
         return snap;
     if (snap && fresh->generation <= snap->generation) {
-        munmap(fresh, SNAP_SIZE);
+        raw_munmap(fresh, SNAP_SIZE);
         return snap;
     }
     const struct awsr_seg_slot *expected = snap;
     if (__atomic_compare_exchange_n(&g_snap, &expected, fresh, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return fresh;
-    munmap(fresh, SNAP_SIZE); /* another thread published first: use its block */
+    raw_munmap(fresh, SNAP_SIZE); /* another thread published first: use its block */
     return expected;
+}
+
+const struct awsr_seg_slot *awsr_seg_snapshot_at_start(void)
+{
+    /* The time matters only once a snapshot exists (an earlier constructor asked). */
+    bool have = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE) != NULL;
+    return awsr_seg_snapshot(have ? (int64_t)time(NULL) : 0, false);
 }
 
 #ifdef AWSR_SHIM_TESTING

@@ -27,6 +27,10 @@ AWSR_HIDDEN bool awsr_seg_stat_ok(const struct stat *st, uid_t euid);
  * is no segment or no credentials. */
 AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask);
 
+/* awsr_seg_snapshot for the constructor: never asks, and reads the clock only when a
+ * snapshot already exists. */
+AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot_at_start(void);
+
 #ifdef AWSR_SHIM_TESTING
 /* Forgets the attachment and the snapshot (mappings leak; tests only). */
 void awsr_seg_reset_for_tests(void);

@@ -529,6 +529,23 @@ def test_web_identity_from_the_environment_without_any_config(awsenv, sts, tmp_p
     assert j["AccessKeyId"] == call["issued"]
 
 
+def test_web_identity_credentials_are_cached_like_botocore(awsenv, sts, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(SEED_WEB_IDENTITY_TOKEN)
+    env = {"AWS_WEB_IDENTITY_TOKEN_FILE": str(token), "AWS_ROLE_ARN": SEED_WEB_ROLE_ARN}
+    r1, j1 = export(awsenv, env_extra=env)
+    ok(r1)
+    r2, j2 = export(awsenv, env_extra=env)
+    ok(r2)
+    assert j2["AccessKeyId"] == j1["AccessKeyId"]
+    assert [c["op"] for c in sts.calls] == ["AssumeRoleWithWebIdentity"]
+    # Another session name is another cache entry.
+    r3, j3 = export(awsenv, env_extra=dict(env, AWS_ROLE_SESSION_NAME="other"))
+    ok(r3)
+    assert j3["AccessKeyId"] != j1["AccessKeyId"]
+    assert len(sts.calls) == 2
+
+
 def test_web_identity_from_a_profile(awsenv, sts, tmp_path, auth_headers):
     token = tmp_path / "token"
     token.write_text(SEED_WEB_IDENTITY_TOKEN)

@@ -320,6 +320,27 @@ static void test_bad_magic_version_size_ignored(void **state)
     expect_ignored(seg);
 }
 
+/* Regression (fuzz_segment_reader): expirations at the ends of int64_t are compared without
+ * signed overflow (UBSan in check-asan catches a regression), and still serve the slot. */
+static void test_extreme_expiration(void **state)
+{
+    (void)state;
+    static const int64_t extremes[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1};
+    for (size_t i = 0; i < sizeof extremes / sizeof *extremes; i++) {
+        struct awsr_segment *seg = new_segment(false);
+        publish_gen(seg, 1, time(NULL) + 3600);
+        struct awsr_seg *m = map_rw(seg);
+        m->slot[m->hdr.current & 1].expiration = extremes[i];
+        reset_reader();
+        assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+        assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/1/abcdef");
+        assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+        munmap(m, sizeof *m);
+        awsr_segment_destroy(seg);
+        reset_reader();
+    }
+}
+
 /* A writer killed mid-update leaves an odd seq and garbage on the inactive slot only. */
 static void test_killed_writer(void **state)
 {
@@ -608,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_foreign_owner_ignored),
         cmocka_unit_test(test_stat_checks),
         cmocka_unit_test(test_bad_magic_version_size_ignored),
+        cmocka_unit_test(test_extreme_expiration),
         cmocka_unit_test(test_killed_writer),
         cmocka_unit_test(test_env_init),
         cmocka_unit_test(test_secure_process_passes_through),
