@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "creds_json.h"
+#include "fileio.h"
+
 #define ENTRY_MAX (64 * 1024)
 
 struct awsr_cache {
@@ -212,19 +215,6 @@ void awsr_cache_unlock(int fd)
 
 /* ------------------------------------------------------------------------------------ */
 
-static void json_wipe_free(json_t *j)
-{
-    if (!j)
-        return;
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v) {
-        if (json_is_string(v))
-            explicit_bzero((char *)json_string_value(v), json_string_length(v));
-    }
-    json_decref(j);
-}
-
 static const char *str_member(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -248,15 +238,7 @@ int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until
         return -1;
     }
     char *buf = malloc((size_t)st.st_size + 1);
-    size_t n = 0;
-    while (buf && n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    size_t n = buf ? awsr_read_upto(fd, buf, (size_t)st.st_size) : 0;
     close(fd);
     if (!buf)
         return -1;
@@ -291,22 +273,8 @@ int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until
             awsr_creds_clear(&cr);
         }
     }
-    json_wipe_free(root);
+    awsr_json_wipe_free(root);
     return rc;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
@@ -337,7 +305,7 @@ int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
     if (creds->account_id)
         json_object_set_new(root, "AccountId", json_string(creds->account_id));
     char *text = json_dumps(root, JSON_COMPACT);
-    json_wipe_free(root);
+    awsr_json_wipe_free(root);
     if (!text)
         return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
     size_t len = strlen(text);
@@ -360,7 +328,7 @@ int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
         e = errno;
         rc = -1;
     } else {
-        if (fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0) {
+        if (fchmod(fd, 0600) != 0 || awsr_write_all(fd, text, len) != 0) {
             e = errno;
             rc = -1;
         }

@@ -3,7 +3,10 @@
  * prototype is a compile error, not a crash. */
 #include "crypto.h"
 
+#include "secmem.h"
+
 #include <dlfcn.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -22,6 +25,24 @@ static struct {
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[512]; /* "" once loaded */
 
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    return awsr_secmem_malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    return awsr_secmem_realloc(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+    (void)file, (void)line;
+    awsr_secmem_free(p);
+}
+
 static void load(void)
 {
     void *h = dlopen(AWSR_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
@@ -35,6 +56,12 @@ static void load(void)
         *(void **)&fn.hmac = dlsym(h, "HMAC");
         if (!fn.digest || !fn.sha256 || !fn.hmac)
             why = "a needed symbol (EVP_Digest, EVP_sha256, HMAC) is missing";
+        /* Keys and TLS records pass through OpenSSL's heap: wipe what it frees. This only
+         * works before its first allocation, hence here, right after loading. */
+        __typeof__(CRYPTO_set_mem_functions) *set_mem;
+        *(void **)&set_mem = dlsym(h, "CRYPTO_set_mem_functions");
+        if (set_mem)
+            set_mem(ossl_malloc, ossl_realloc, ossl_free);
     }
     if (why)
         snprintf(load_error, sizeof load_error,
@@ -87,4 +114,15 @@ void awsr_hex_encode(const unsigned char *in, size_t n, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+int awsr_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }

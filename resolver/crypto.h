@@ -25,4 +25,7 @@ int awsr_const_time_equal(const void *a, const void *b, size_t n);
 /* Lower-case hex of in[0..n) into out[2n+1], NUL-terminated. */
 void awsr_hex_encode(const unsigned char *in, size_t n, char *out);
 
+/* The value of one hex digit (either case), -1 for any other character. */
+int awsr_hex_value(char c);
+
 #endif

@@ -1,6 +1,9 @@
 /* curl_dl.c - resolves the libcurl functions the resolver uses, once, with dlopen. */
 #include "curl_dl.h"
 
+#include "crypto.h"
+#include "secmem.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +25,9 @@ static char load_error[512]; /* "" once loaded and initialised */
 
 static void load(void)
 {
+    /* libcurl initialises OpenSSL for TLS: load libcrypto first so that its wiping
+     * allocator is in place before OpenSSL allocates anything. */
+    awsr_crypto_load(NULL);
     void *h = dlopen(AWSR_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(load_error, sizeof load_error, "cannot load libcurl (%s): %s",
@@ -43,15 +49,18 @@ static void load(void)
     RESOLVE(url_get, "curl_url_get");
     RESOLVE(url_cleanup, "curl_url_cleanup");
     RESOLVE(free, "curl_free");
-    __typeof__(curl_global_init) *global_init = NULL;
-    if (!missing && !(*(void **)&global_init = dlsym(h, "curl_global_init")))
-        missing = "curl_global_init";
+    __typeof__(curl_global_init_mem) *global_init = NULL;
+    if (!missing && !(*(void **)&global_init = dlsym(h, "curl_global_init_mem")))
+        missing = "curl_global_init_mem";
     if (missing) {
         snprintf(load_error, sizeof load_error, "cannot use libcurl (%s): %s is missing",
                  AWSR_LIBCURL_SONAME, missing);
         return;
     }
-    if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    /* Response bodies (secrets) pass through libcurl's buffers: every block it frees is
+     * wiped. */
+    if (global_init(CURL_GLOBAL_DEFAULT, awsr_secmem_malloc, awsr_secmem_free,
+                    awsr_secmem_realloc, awsr_secmem_strdup, awsr_secmem_calloc) != CURLE_OK)
         snprintf(load_error, sizeof load_error, "Could not initialise libcurl");
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static void set_message(struct awsr_error *err, const char *fmt, va_list ap)
 {
     vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -45,32 +47,10 @@ void awsr_error_clear(struct awsr_error *err)
 /* Length of a valid UTF-8 sequence starting at s (1-4), or 0 when invalid. */
 static size_t utf8_len(const unsigned char *s)
 {
-    if (s[0] < 0x80)
-        return 1;
-    size_t n;
-    unsigned min;
-    if ((s[0] & 0xE0) == 0xC0) {
-        n = 2;
-        min = 0x80;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        n = 3;
-        min = 0x800;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        n = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    unsigned cp = s[0] & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
+    uint32_t cp;
+    size_t n = awsr_utf8_decode(s, 4, &cp); /* stops at the terminating NUL */
     /* C1 controls (U+0080..U+009F) can drive some terminals too. */
-    if (cp >= 0x80 && cp <= 0x9F)
+    if (n && cp >= 0x80 && cp <= 0x9F)
         return 0;
     return n;
 }

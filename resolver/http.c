@@ -2,6 +2,9 @@
  * failures. No retries here (sts.c decides). Never logs or reports bodies or headers. */
 #include "http.h"
 
+#include "secmem.h"
+#include "strbuf.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,8 +23,7 @@ time_t awsr_http_last_date(void) { return last_date; }
 
 struct sink {
     const struct awsr_curl *cu;
-    char *buf;
-    size_t len, cap;
+    struct awsr_strbuf body;    /* secure growth: the body holds new credentials */
     bool over_cap;
     bool no_memory;
     char reason[64];
@@ -32,25 +34,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct sink *s = userp;
     size_t n = size * nmemb;
-    if (s->len + n > AWSR_HTTP_MAX_BODY) {
+    if (s->body.len + n > AWSR_HTTP_MAX_BODY) {
         s->over_cap = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *b = realloc(s->buf, cap);
-        if (!b) {
-            s->no_memory = true;
-            return 0;
-        }
-        s->buf = b;
-        s->cap = cap;
+    if (awsr_strbuf_add(&s->body, data, n) < 0) {
+        s->no_memory = true;
+        return 0;
     }
-    memcpy(s->buf + s->len, data, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
     return n;
 }
 
@@ -187,7 +178,7 @@ int awsr_http_send(const struct awsr_http_request *rq, struct awsr_http_response
     if (!h)
         return transport_error(err, AWSR_HTTP_E_OTHER, "Could not initialise libcurl");
 
-    struct sink s = {.cu = cu};
+    struct sink s = {.cu = cu, .body = AWSR_STRBUF_SECURE_INIT};
     struct curl_slist *hdrs = NULL;
     bool oom = false;
     /* no "Expect: 100-continue" round trip, and no default Accept */
@@ -242,18 +233,13 @@ int awsr_http_send(const struct awsr_http_request *rq, struct awsr_http_response
         if (!detail[0])
             snprintf(detail, sizeof detail, "%s", cu->easy_strerror(rc));
         ret = map_curl_error(rc, h, rq, &s, detail, err);
-        free(s.buf);
+        awsr_strbuf_wipe(&s.body);
     } else {
         cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-        if (!s.buf) {
-            s.buf = calloc(1, 1);
-            if (!s.buf) {
-                ret = transport_error(err, AWSR_HTTP_E_OTHER, "Out of memory");
-            }
-        }
+        /* An empty body still comes back as "". */
+        if (!(rs->body = awsr_strbuf_steal(&s.body, &rs->body_len)))
+            ret = transport_error(err, AWSR_HTTP_E_OTHER, "Out of memory");
         if (ret == 0) {
-            rs->body = s.buf;
-            rs->body_len = s.len;
             snprintf(rs->reason, sizeof rs->reason, "%s", s.reason);
             last_date = s.date;
         }
@@ -267,7 +253,7 @@ void awsr_http_response_free(struct awsr_http_response *rs)
 {
     if (!rs)
         return;
-    free(rs->body);
+    awsr_secmem_free(rs->body);
     memset(rs, 0, sizeof *rs);
 }
 

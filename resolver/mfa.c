@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "sources.h"
 
 #define MFA_PROCESS_TIMEOUT_MS 120000
@@ -20,8 +21,7 @@
 
 static const char *env_code(void)
 {
-    const char *v = getenv("AWSROLE_MFA_CODE");
-    return v && *v ? v : NULL;
+    return awsr_env_nonempty("AWSROLE_MFA_CODE");
 }
 
 static bool has_noninteractive(const struct awsr_mfa_request *rq)
@@ -63,15 +63,11 @@ static int run_mfa_process(const struct awsr_mfa_request *rq, char code[AWSR_MFA
                            struct awsr_error *err)
 {
     static const char prefix[] = "mfa_process: ";
-    char **argv;
-    if (awsr_shell_split(rq->mfa_process, &argv, prefix, err))
-        return -1;
     /* Same process group as us: the helper may need the terminal ("touch your key"). */
     struct awsr_proc_opts opts = {.timeout_ms = MFA_PROCESS_TIMEOUT_MS,
                                   .capture_stderr = false, .own_pgrp = false};
     struct awsr_proc_result res;
-    int rc = awsr_process_run(argv, &opts, &res, prefix, err);
-    awsr_argv_free(argv);
+    int rc = awsr_process_run_command(rq->mfa_process, &opts, &res, prefix, err);
     if (rc)
         return -1;
     if (res.timed_out) {
@@ -122,18 +118,10 @@ static void prompt_signal(int sig)
 static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define NSIG_HANDLED (sizeof g_signals / sizeof *g_signals)
 
+/* Best effort: a prompt that cannot be shown is no reason to fail. */
 static void tty_write(int fd, const char *s)
 {
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
+    (void)awsr_write_all(fd, s, strlen(s));
 }
 
 /* Reads one line into buf (newline dropped). 1 a line, 0 EOF before any byte, -1 error.

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <uthash.h>
 
+#include "strbuf.h"
+
 #define MSG_NO_CREDS "Unable to locate credentials"
 #define MSG_WEB_NO_ARN                                                                         \
     "The provided profile or the current environment is configured to assume role with web " \
@@ -104,29 +106,6 @@ static int parse_duration(const char *s)
 
 /* ---------- Python list repr for the loop message ---------- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 static size_t u8_next(const unsigned char *s, uint32_t *cp)
 {
     size_t n = 1;
@@ -157,12 +136,12 @@ static bool py_printable(uint32_t c)
     return true;
 }
 
-static int repr_str(struct buf *b, const char *s)
+static int repr_str(struct awsr_strbuf *b, const char *s)
 {
     char q = '\'';
     if (strchr(s, '\'') && !strchr(s, '"'))
         q = '"';
-    if (buf_add(b, &q, 1) < 0)
+    if (awsr_strbuf_add(b, &q, 1) < 0)
         return -1;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         uint32_t c;
@@ -171,21 +150,21 @@ static int repr_str(struct buf *b, const char *s)
         int rc;
         if (c == (uint32_t)q || c == '\\') {
             tmp[0] = '\\', tmp[1] = (char)c;
-            rc = buf_add(b, tmp, 2);
+            rc = awsr_strbuf_add(b, tmp, 2);
         } else if (c == '\t' || c == '\n' || c == '\r') {
             tmp[0] = '\\', tmp[1] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
-            rc = buf_add(b, tmp, 2);
+            rc = awsr_strbuf_add(b, tmp, 2);
         } else if (!py_printable(c)) {
             int len = snprintf(tmp, sizeof tmp, c <= 0xFF ? "\\x%02x" : c <= 0xFFFF ? "\\u%04x" : "\\U%08x", c);
-            rc = buf_add(b, tmp, (size_t)len);
+            rc = awsr_strbuf_add(b, tmp, (size_t)len);
         } else {
-            rc = buf_add(b, (const char *)p, n);
+            rc = awsr_strbuf_add(b, (const char *)p, n);
         }
         if (rc < 0)
             return -1;
         p += n;
     }
-    return buf_add(b, &q, 1);
+    return awsr_strbuf_add(b, &q, 1);
 }
 
 /* ---------- visited profiles (a set for lookups, a list for the message) ---------- */
@@ -241,17 +220,17 @@ static void visited_free(struct visited *v)
 
 static int loop_error(const struct visited *v, const char *source, struct awsr_error *err)
 {
-    struct buf b = {0};
-    int rc = buf_add(&b, "[", 1);
+    struct awsr_strbuf b = AWSR_STRBUF_INIT;
+    int rc = awsr_strbuf_add(&b, "[", 1);
     /* The message is capped at 1 KiB anyway: stop once it is long enough. */
     for (size_t i = 0; rc == 0 && i < v->n && b.len < 4096; i++) {
         if (i)
-            rc = buf_add(&b, ", ", 2);
+            rc = awsr_strbuf_add(&b, ", ", 2);
         if (rc == 0)
             rc = repr_str(&b, v->list[i]);
     }
     if (rc == 0)
-        rc = buf_add(&b, "]", 1);
+        rc = awsr_strbuf_add(&b, "]", 1);
     if (rc < 0) {
         free(b.p);
         return oom(err);

@@ -8,73 +8,7 @@
 #include <string.h>
 
 #include "crypto.h"
-
-/* ---- a tiny growable string; every append is a no-op after a failure ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_grow(struct sbuf *b, size_t extra)
-{
-    if (b->failed || b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 128;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *n = malloc(cap);
-    if (!n) {
-        b->failed = true;
-        return;
-    }
-    if (b->p) {
-        memcpy(n, b->p, b->len + 1);
-        /* old copies may hold a session token */
-        explicit_bzero(b->p, b->cap);
-        free(b->p);
-    } else {
-        n[0] = '\0';
-    }
-    b->p = n;
-    b->cap = cap;
-}
-
-static void sb_addn(struct sbuf *b, const char *s, size_t n)
-{
-    sb_grow(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_add(struct sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
-static void sb_addc(struct sbuf *b, char c) { sb_addn(b, &c, 1); }
-
-static void sb_free(struct sbuf *b)
-{
-    if (b->p)
-        explicit_bzero(b->p, b->cap);
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-/* Returns the string (caller frees) or NULL after any failure; resets b. */
-static char *sb_take(struct sbuf *b)
-{
-    if (!b->p && !b->failed)
-        sb_add(b, "");
-    if (b->failed) {
-        sb_free(b);
-        return NULL;
-    }
-    char *r = b->p;
-    memset(b, 0, sizeof *b);
-    return r;
-}
+#include "strbuf.h"
 
 static void secure_free(char *s)
 {
@@ -109,37 +43,26 @@ static bool unreserved(unsigned char c)
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static void sb_encode(struct sbuf *b, const char *s, size_t len, bool keep_slash)
+static void add_encoded(struct awsr_strbuf *b, const char *s, size_t len, bool keep_slash)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (unreserved(c) || (keep_slash && c == '/')) {
-            sb_addc(b, (char)c);
+            awsr_strbuf_addc(b, (char)c);
         } else {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            sb_addn(b, esc, 3);
+            awsr_strbuf_add(b, esc, 3);
         }
     }
 }
 
 char *awsr_sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
 {
-    struct sbuf b = {0};
+    struct awsr_strbuf b = AWSR_STRBUF_SECURE_INIT;
     if (s)
-        sb_encode(&b, s, len, keep_slash);
-    return sb_take(&b);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+        add_encoded(&b, s, len, keep_slash);
+    return awsr_strbuf_steal(&b, NULL);
 }
 
 /* Percent-decodes s[0..len) into a new buffer (invalid escapes stay literal), then
@@ -152,7 +75,8 @@ static char *query_component(const char *s, size_t len)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < len && (hi = awsr_hex_value(s[i + 1])) >= 0 &&
+            (lo = awsr_hex_value(s[i + 2])) >= 0) {
             raw[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
@@ -172,7 +96,7 @@ static char *normalize_path(const char *path)
     size_t len = strlen(path);
     const char **seg = calloc(len / 2 + 2, sizeof *seg);
     size_t *seglen = calloc(len / 2 + 2, sizeof *seglen);
-    struct sbuf b = {0};
+    struct awsr_strbuf b = AWSR_STRBUF_SECURE_INIT;
     if (!seg || !seglen) {
         free(seg);
         free(seglen);
@@ -203,18 +127,18 @@ static char *normalize_path(const char *path)
             trailing = last && *p == '/';
         }
     }
-    sb_addc(&b, '/');
+    awsr_strbuf_addc(&b, '/');
     for (size_t i = 0; i < nseg; i++) {
-        sb_addn(&b, seg[i], seglen[i]);
+        awsr_strbuf_add(&b, seg[i], seglen[i]);
         if (i + 1 < nseg || trailing)
-            sb_addc(&b, '/');
+            awsr_strbuf_addc(&b, '/');
     }
     free(seg);
     free(seglen);
-    return sb_take(&b);
+    return awsr_strbuf_steal(&b, NULL);
 }
 
-static void canonical_path(struct sbuf *b, const struct awsr_sigv4_request *rq)
+static void canonical_path(struct awsr_strbuf *b, const struct awsr_sigv4_request *rq)
 {
     const char *path = rq->path && rq->path[0] ? rq->path : "/";
     char *prefixed = NULL;
@@ -235,9 +159,9 @@ static void canonical_path(struct sbuf *b, const struct awsr_sigv4_request *rq)
     } else {
         const char *use = norm ? norm : path;
         if (rq->single_encode_path)
-            sb_add(b, use);
+            awsr_strbuf_adds(b, use);
         else
-            sb_encode(b, use, strlen(use), true);
+            add_encoded(b, use, strlen(use), true);
     }
     free(norm);
     free(prefixed);
@@ -254,7 +178,7 @@ static int kv_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->v, y->v);
 }
 
-static void canonical_query(struct sbuf *b, const char *q)
+static void canonical_query(struct awsr_strbuf *b, const char *q)
 {
     if (!q || !*q)
         return;
@@ -287,10 +211,10 @@ static void canonical_query(struct sbuf *b, const char *q)
         qsort(kvs, n, sizeof *kvs, kv_cmp);
         for (size_t i = 0; i < n; i++) {
             if (i)
-                sb_addc(b, '&');
-            sb_add(b, kvs[i].k);
-            sb_addc(b, '=');
-            sb_add(b, kvs[i].v);
+                awsr_strbuf_addc(b, '&');
+            awsr_strbuf_adds(b, kvs[i].k);
+            awsr_strbuf_addc(b, '=');
+            awsr_strbuf_adds(b, kvs[i].v);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -320,7 +244,7 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c ==
 /* Trims and folds whitespace runs (including line breaks of folded values) to one space. */
 static char *canonical_value(const char *v)
 {
-    struct sbuf b = {0};
+    struct awsr_strbuf b = AWSR_STRBUF_SECURE_INIT;
     bool pending = false;
     for (; *v; v++) {
         if (is_space(*v)) {
@@ -328,11 +252,11 @@ static char *canonical_value(const char *v)
             continue;
         }
         if (pending)
-            sb_addc(&b, ' ');
+            awsr_strbuf_addc(&b, ' ');
         pending = false;
-        sb_addc(&b, *v);
+        awsr_strbuf_addc(&b, *v);
     }
-    return sb_take(&b);
+    return awsr_strbuf_steal(&b, NULL);
 }
 
 static char *lower_dup(const char *s)
@@ -369,11 +293,11 @@ static int add_hdr(struct hdr *h, size_t *n, const char *name, const char *value
 
 static char *add_line(const char *name, const char *value)
 {
-    struct sbuf b = {0};
-    sb_add(&b, name);
-    sb_add(&b, ": ");
-    sb_add(&b, value);
-    return sb_take(&b);
+    struct awsr_strbuf b = AWSR_STRBUF_SECURE_INIT;
+    awsr_strbuf_adds(&b, name);
+    awsr_strbuf_adds(&b, ": ");
+    awsr_strbuf_adds(&b, value);
+    return awsr_strbuf_steal(&b, NULL);
 }
 
 void awsr_sigv4_result_free(struct awsr_sigv4_result *res)
@@ -410,7 +334,9 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
     const char *token = rq->session_token && rq->session_token[0] ? rq->session_token : NULL;
     size_t cap = rq->n_headers + 3, n = 0;
     struct hdr *h = calloc(cap, sizeof *h);
-    struct sbuf cr = {0}, sts = {0}, sh = {0}, au = {0};
+    /* Secure growth everywhere: these texts carry the session token. */
+    struct awsr_strbuf cr = AWSR_STRBUF_SECURE_INIT, sts = AWSR_STRBUF_SECURE_INIT,
+                       sh = AWSR_STRBUF_SECURE_INIT, au = AWSR_STRBUF_SECURE_INIT;
     int rc = -1;
     if (!h)
         return -1;
@@ -434,33 +360,33 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
     qsort(h, n, sizeof *h, hdr_cmp);
 
     /* canonical request */
-    sb_add(&cr, rq->method);
-    sb_addc(&cr, '\n');
+    awsr_strbuf_adds(&cr, rq->method);
+    awsr_strbuf_addc(&cr, '\n');
     canonical_path(&cr, rq);
-    sb_addc(&cr, '\n');
+    awsr_strbuf_addc(&cr, '\n');
     canonical_query(&cr, rq->query);
-    sb_addc(&cr, '\n');
+    awsr_strbuf_addc(&cr, '\n');
     for (size_t i = 0; i < n; i++) {
         bool same_as_prev = i > 0 && !strcmp(h[i].name, h[i - 1].name);
         if (same_as_prev) {
-            sb_addc(&cr, ',');
+            awsr_strbuf_addc(&cr, ',');
         } else {
             if (i > 0)
-                sb_addc(&cr, '\n');
-            sb_add(&cr, h[i].name);
-            sb_addc(&cr, ':');
+                awsr_strbuf_addc(&cr, '\n');
+            awsr_strbuf_adds(&cr, h[i].name);
+            awsr_strbuf_addc(&cr, ':');
             if (sh.len)
-                sb_addc(&sh, ';');
-            sb_add(&sh, h[i].name);
+                awsr_strbuf_addc(&sh, ';');
+            awsr_strbuf_adds(&sh, h[i].name);
         }
-        sb_add(&cr, h[i].value);
+        awsr_strbuf_adds(&cr, h[i].value);
     }
-    sb_add(&cr, n ? "\n\n" : "\n");
-    sb_add(&sh, "");
+    awsr_strbuf_adds(&cr, n ? "\n\n" : "\n");
+    awsr_strbuf_adds(&sh, "");
     if (sh.p)
-        sb_add(&cr, sh.p);
-    sb_addc(&cr, '\n');
-    sb_add(&cr, payload);
+        awsr_strbuf_adds(&cr, sh.p);
+    awsr_strbuf_addc(&cr, '\n');
+    awsr_strbuf_adds(&cr, payload);
     if (cr.failed || sh.failed)
         goto out;
 
@@ -473,12 +399,12 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
                       rq->service);
     if (sn < 0 || (size_t)sn >= sizeof scope)
         goto out;
-    sb_add(&sts, "AWS4-HMAC-SHA256\n");
-    sb_add(&sts, amzdate);
-    sb_addc(&sts, '\n');
-    sb_add(&sts, scope);
-    sb_addc(&sts, '\n');
-    sb_add(&sts, creq_hash);
+    awsr_strbuf_adds(&sts, "AWS4-HMAC-SHA256\n");
+    awsr_strbuf_adds(&sts, amzdate);
+    awsr_strbuf_addc(&sts, '\n');
+    awsr_strbuf_adds(&sts, scope);
+    awsr_strbuf_addc(&sts, '\n');
+    awsr_strbuf_adds(&sts, creq_hash);
     if (sts.failed)
         goto out;
 
@@ -502,19 +428,19 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
         awsr_hex_encode(sig, 32, res->signature);
     }
 
-    sb_add(&au, "AWS4-HMAC-SHA256 Credential=");
-    sb_add(&au, rq->access_key_id);
-    sb_addc(&au, '/');
-    sb_add(&au, scope);
-    sb_add(&au, ", SignedHeaders=");
-    sb_add(&au, sh.p);
-    sb_add(&au, ", Signature=");
-    sb_add(&au, res->signature);
+    awsr_strbuf_adds(&au, "AWS4-HMAC-SHA256 Credential=");
+    awsr_strbuf_adds(&au, rq->access_key_id);
+    awsr_strbuf_addc(&au, '/');
+    awsr_strbuf_adds(&au, scope);
+    awsr_strbuf_adds(&au, ", SignedHeaders=");
+    awsr_strbuf_adds(&au, sh.p);
+    awsr_strbuf_adds(&au, ", Signature=");
+    awsr_strbuf_adds(&au, res->signature);
 
-    res->canonical_request = sb_take(&cr);
-    res->string_to_sign = sb_take(&sts);
-    res->signed_headers = sb_take(&sh);
-    res->authorization = sb_take(&au);
+    res->canonical_request = awsr_strbuf_steal(&cr, NULL);
+    res->string_to_sign = awsr_strbuf_steal(&sts, NULL);
+    res->signed_headers = awsr_strbuf_steal(&sh, NULL);
+    res->authorization = awsr_strbuf_steal(&au, NULL);
     if (!res->canonical_request || !res->string_to_sign || !res->signed_headers ||
         !res->authorization)
         goto out;
@@ -537,10 +463,10 @@ out:
         secure_free(h[i].value);
     }
     free(h);
-    sb_free(&cr);
-    sb_free(&sts);
-    sb_free(&sh);
-    sb_free(&au);
+    awsr_strbuf_wipe(&cr);
+    awsr_strbuf_wipe(&sts);
+    awsr_strbuf_wipe(&sh);
+    awsr_strbuf_wipe(&au);
     if (rc)
         awsr_sigv4_result_free(res);
     return rc;

@@ -2,6 +2,9 @@
  * Pure functions over a buffer: no I/O, no globals, bodies never copied into messages. */
 #include "sts_xml.h"
 
+#include "secmem.h"
+#include "strbuf.h"
+
 #include <expat.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,8 +29,7 @@ struct pstate {
     int depth;
     int cur;                   /* field being collected, -1 when none */
     int cur_depth;
-    char *text;                /* text of the current field */
-    size_t text_len, text_cap;
+    struct awsr_strbuf text;   /* text of the current field (secure: keys and tokens) */
     char *val[F_COUNT];
     bool seen_error;           /* an <Error> element appeared */
     bool failed_alloc, too_big, doctype;
@@ -113,7 +115,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         if (f >= 0) {
             s->cur = f;
             s->cur_depth = s->depth;
-            s->text_len = 0;
+            s->text.len = 0;
         }
     }
 }
@@ -123,15 +125,15 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     (void)name;
     struct pstate *s = ud;
     if (s->cur >= 0 && s->depth == s->cur_depth) {
-        char *v = malloc(s->text_len + 1);
+        char *v = malloc(s->text.len + 1);
         if (!v) {
             s->failed_alloc = true;
             stop(s);
             return;
         }
-        if (s->text_len)
-            memcpy(v, s->text, s->text_len);
-        v[s->text_len] = '\0';
+        if (s->text.len)
+            memcpy(v, s->text.p, s->text.len);
+        v[s->text.len] = '\0';
         awsr_secret_free(s->val[s->cur]); /* a repeated element: the last one wins */
         s->val[s->cur] = v;
         s->cur = -1;
@@ -145,31 +147,15 @@ static void XMLCALL on_text(void *ud, const XML_Char *t, int len)
     if (s->cur < 0 || s->depth != s->cur_depth || len <= 0)
         return;
     size_t n = (size_t)len;
-    if (s->text_len + n > MAX_FIELD) {
+    if (s->text.len + n > MAX_FIELD) {
         s->too_big = true;
         stop(s);
         return;
     }
-    if (s->text_len + n > s->text_cap) {
-        size_t cap = s->text_cap ? s->text_cap : 256;
-        while (cap < s->text_len + n)
-            cap *= 2;
-        char *b = malloc(cap);
-        if (!b) {
-            s->failed_alloc = true;
-            stop(s);
-            return;
-        }
-        if (s->text) {
-            memcpy(b, s->text, s->text_len);
-            explicit_bzero(s->text, s->text_cap);
-            free(s->text);
-        }
-        s->text = b;
-        s->text_cap = cap;
+    if (awsr_strbuf_add(&s->text, t, n) < 0) {
+        s->failed_alloc = true;
+        stop(s);
     }
-    memcpy(s->text + s->text_len, t, n);
-    s->text_len += n;
 }
 
 /* STS never sends a DOCTYPE; refusing it rules out entity expansion tricks. */
@@ -186,10 +172,7 @@ static void pstate_free(struct pstate *s)
 {
     for (int i = 0; i < F_COUNT; i++)
         awsr_secret_free(s->val[i]);
-    if (s->text) {
-        explicit_bzero(s->text, s->text_cap);
-        free(s->text);
-    }
+    awsr_strbuf_wipe(&s->text);
     if (s->xp)
         XML_ParserFree(s->xp);
 }
@@ -199,6 +182,7 @@ static int run_parser(struct pstate *s, const char *body, size_t len, const char
                       char *why, size_t whysz)
 {
     memset(s, 0, sizeof *s);
+    s->text = (struct awsr_strbuf)AWSR_STRBUF_SECURE_INIT;
     s->cur = -1;
     s->op = op;
     s->oplen = strlen(op);
@@ -210,7 +194,10 @@ static int run_parser(struct pstate *s, const char *body, size_t len, const char
         snprintf(why, whysz, "the body is too large");
         return -1;
     }
-    s->xp = XML_ParserCreate("UTF-8");
+    /* The response holds the new secret key and token: expat's buffers are wiped. */
+    static const XML_Memory_Handling_Suite wiping = {awsr_secmem_malloc, awsr_secmem_realloc,
+                                                     awsr_secmem_free};
+    s->xp = XML_ParserCreate_MM("UTF-8", &wiping, NULL);
     if (!s->xp) {
         snprintf(why, whysz, "out of memory");
         return -1;

@@ -85,9 +85,15 @@ int awsr_envp_set(struct awsr_envp *e, const char *name, const char *value)
     e->v[o] = NULL;
     if (!value)
         return 0;
-    char *entry;
-    if (asprintf(&entry, "%s=%s", name, value) < 0)
+    /* Built by hand: asprintf grows its buffer through blocks it frees unwiped, and the
+     * value may be a secret. */
+    size_t nl = strlen(name), vl = strlen(value);
+    char *entry = malloc(nl + vl + 2);
+    if (!entry)
         return -1;
+    memcpy(entry, name, nl);
+    entry[nl] = '=';
+    memcpy(entry + nl + 1, value, vl + 1);
     return envp_push(e, entry);
 }
 

@@ -1,49 +1,9 @@
 /* credfile.c - the synthesized credentials file's text. */
 #include "credfile.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-/* Grows by copying into a fresh block and wiping the old one: realloc could leave
- * secret bytes behind in freed memory. */
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = malloc(cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        if (b->p) {
-            memcpy(p, b->p, b->len);
-            explicit_bzero(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
+#include "strbuf.h"
 
 static bool has_control(const char *s)
 {
@@ -74,34 +34,34 @@ static bool creds_ok(const struct awsr_creds *c)
     return !c->session_token || !has_control(c->session_token);
 }
 
-static void section(struct buf *b, const char *name, const struct awsr_creds *c)
+static void section(struct awsr_strbuf *b, const char *name, const struct awsr_creds *c)
 {
-    buf_str(b, "\n[");
-    buf_str(b, name);
-    buf_str(b, "]\naws_access_key_id = ");
-    buf_str(b, c->access_key_id);
-    buf_str(b, "\naws_secret_access_key = ");
-    buf_str(b, c->secret_access_key);
-    buf_str(b, "\n");
+    awsr_strbuf_adds(b, "\n[");
+    awsr_strbuf_adds(b, name);
+    awsr_strbuf_adds(b, "]\naws_access_key_id = ");
+    awsr_strbuf_adds(b, c->access_key_id);
+    awsr_strbuf_adds(b, "\naws_secret_access_key = ");
+    awsr_strbuf_adds(b, c->secret_access_key);
+    awsr_strbuf_adds(b, "\n");
     if (c->session_token && *c->session_token) {
-        buf_str(b, "aws_session_token = ");
-        buf_str(b, c->session_token);
-        buf_str(b, "\n");
+        awsr_strbuf_adds(b, "aws_session_token = ");
+        awsr_strbuf_adds(b, c->session_token);
+        awsr_strbuf_adds(b, "\n");
     }
 }
 
-static void skipped(struct buf *b, size_t i, const char *why)
+static void skipped(struct awsr_strbuf *b, size_t i, const char *why)
 {
-    char line[160];
-    snprintf(line, sizeof line, "\n# served profile #%zu left out: %s\n", i + 1, why);
-    buf_str(b, line);
+    awsr_strbuf_addf(b, "\n# served profile #%zu left out: %s\n", i + 1, why);
 }
 
 char *awsr_credfile_render(const struct awsr_served *served, size_t nserved, size_t *len)
 {
-    struct buf b = {0};
-    buf_str(&b, "# Written by awsrole-run for one process tree: replaced when the credentials\n"
-                "# are renewed, removed when the run ends. Edits here are lost.\n");
+    /* Copy-and-wipe growth: the text holds secret keys. */
+    struct awsr_strbuf b = AWSR_STRBUF_SECURE_INIT;
+    awsr_strbuf_adds(&b,
+                     "# Written by awsrole-run for one process tree: replaced when the credentials\n"
+                     "# are renewed, removed when the run ends. Edits here are lost.\n");
     if (nserved > 0 && creds_ok(served[0].creds))
         section(&b, "default", served[0].creds);
     for (size_t i = 0; i < nserved; i++) {
@@ -128,13 +88,5 @@ char *awsr_credfile_render(const struct awsr_served *served, size_t nserved, siz
         }
         section(&b, name, served[i].creds);
     }
-    if (b.failed) {
-        if (b.p) {
-            explicit_bzero(b.p, b.cap);
-            free(b.p);
-        }
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return awsr_strbuf_steal(&b, len);
 }

@@ -20,6 +20,9 @@ int awsr_format_parse(const char *name, enum awsr_format *out)
     return -1;
 }
 
+static int print(FILE *f, enum awsr_format fmt, const struct awsr_creds *c, const char *region,
+                 const char *profile);
+
 /* POSIX shell single quoting: 'it'\''s'. */
 static void put_quoted(FILE *f, const char *v)
 {
@@ -84,6 +87,18 @@ static json_t *creds_object(const struct awsr_creds *c, bool process)
 
 int awsr_export_print(FILE *f, enum awsr_format fmt, const struct awsr_creds *c,
                       const char *region, const char *profile)
+{
+    /* The stream's own buffer would keep the printed secrets until exit: print through
+     * one that is wiped once flushed. (Called once, before anything else is written.) */
+    static char out[8192];
+    setvbuf(f, out, _IOFBF, sizeof out);
+    int rc = print(f, fmt, c, region, profile);
+    explicit_bzero(out, sizeof out);
+    return rc;
+}
+
+static int print(FILE *f, enum awsr_format fmt, const struct awsr_creds *c, const char *region,
+                 const char *profile)
 {
     if (fmt == AWSR_FMT_ENV) {
         print_env(f, c, region);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
+#include "strbuf.h"
 
 #define MAX_CONFIG_SIZE (16 * 1024 * 1024)
 
@@ -26,53 +28,6 @@ static const char *const kept_keys[] = {
     "parameter_validation", "use_fips_endpoint", "use_dualstack_endpoint", "defaults_mode",
     "tcp_keepalive", "api_versions",
 };
-
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-/* Grows by copy-and-wipe: the user's config may hold keys of other profiles. */
-static void add(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = malloc(cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        if (b->p) {
-            memcpy(p, b->p, b->len);
-            explicit_bzero(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void adds(struct buf *b, const char *s)
-{
-    add(b, s, strlen(s));
-}
-
-static void buf_wipe(struct buf *b)
-{
-    if (b->p) {
-        explicit_bzero(b->p, b->cap);
-        free(b->p);
-    }
-    memset(b, 0, sizeof *b);
-}
 
 static bool safe_char(unsigned char c)
 {
@@ -184,10 +139,10 @@ static bool is_default_header(const char *t, struct line l)
 
 /* ---- one generated section ---- */
 
-static void write_value(struct buf *b, const char *key, const char *value)
+static void write_value(struct awsr_strbuf *b, const char *key, const char *value)
 {
-    adds(b, key);
-    adds(b, " =");
+    awsr_strbuf_adds(b, key);
+    awsr_strbuf_adds(b, " =");
     const char *p = value;
     bool first = true;
     for (;;) {
@@ -195,14 +150,14 @@ static void write_value(struct buf *b, const char *key, const char *value)
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         if (first) {
             if (n) {
-                adds(b, " ");
-                add(b, p, n);
+                awsr_strbuf_adds(b, " ");
+                awsr_strbuf_add(b, p, n);
             }
         } else {
-            adds(b, "\n");
+            awsr_strbuf_adds(b, "\n");
             if (n) {
-                adds(b, "    ");
-                add(b, p, n);
+                awsr_strbuf_adds(b, "    ");
+                awsr_strbuf_add(b, p, n);
             }
         }
         first = false;
@@ -210,18 +165,18 @@ static void write_value(struct buf *b, const char *key, const char *value)
             break;
         p = nl + 1;
     }
-    adds(b, "\n");
+    awsr_strbuf_adds(b, "\n");
 }
 
-static void write_section(struct buf *b, const char *name, const char *region,
+static void write_section(struct awsr_strbuf *b, const char *name, const char *region,
                           const struct awsr_section *orig, const char *launcher, bool with_process)
 {
     if (strcmp(name, "default") == 0)
-        adds(b, "\n[default]\n");
+        awsr_strbuf_adds(b, "\n[default]\n");
     else {
-        adds(b, "\n[profile ");
-        adds(b, name);
-        adds(b, "]\n");
+        awsr_strbuf_adds(b, "\n[profile ");
+        awsr_strbuf_adds(b, name);
+        awsr_strbuf_adds(b, "]\n");
     }
     if (region)
         write_value(b, "region", region);
@@ -233,11 +188,11 @@ static void write_section(struct buf *b, const char *name, const char *region,
             write_value(b, kv->key, kv->value);
     }
     if (with_process) {
-        adds(b, "credential_process = ");
-        adds(b, launcher);
-        adds(b, " --export --format process --profile ");
-        adds(b, name);
-        adds(b, "\n");
+        awsr_strbuf_adds(b, "credential_process = ");
+        awsr_strbuf_adds(b, launcher);
+        awsr_strbuf_adds(b, " --export --format process --profile ");
+        awsr_strbuf_adds(b, name);
+        awsr_strbuf_adds(b, "\n");
     }
 }
 
@@ -272,7 +227,8 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
     /* Per line: 0 = copy, 1 = header of a replaced section, 2 = header of a kept one. */
     unsigned char *mark = calloc(nlines + 1, 1);
     struct served_state *st = calloc(o->nserved + 1, sizeof *st);
-    struct buf b = {0};
+    /* Copy-and-wipe growth: the user's config may hold keys of other profiles. */
+    struct awsr_strbuf b = AWSR_STRBUF_SECURE_INIT;
     int rc = -1;
     if ((len && !lines) || !mark || !st) {
         awsr_error_set(err, AWSR_E_OTHER, "out of memory");
@@ -310,36 +266,33 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
         if (!mark[i] && is_default_header(text, lines[i]))
             mark[i] = 2;
 
-    adds(&b, "# awsrole-run: a private copy of ");
-    adds(&b, user_path && *user_path ? "the AWS config" : "an empty AWS config");
-    adds(&b, " for one process tree, removed when the run\n"
+    awsr_strbuf_adds(&b, "# awsrole-run: a private copy of ");
+    awsr_strbuf_adds(&b, user_path && *user_path ? "the AWS config" : "an empty AWS config");
+    awsr_strbuf_adds(&b, " for one process tree, removed when the run\n"
              "# ends. Served profiles (at the end) get their credentials from the tree.\n");
     bool copying = true;
     for (size_t i = 0; i < nlines; i++) {
         if (mark[i])
             copying = mark[i] == 2;
         if (copying)
-            add(&b, text + lines[i].start, lines[i].end - lines[i].start);
+            awsr_strbuf_add(&b, text + lines[i].start, lines[i].end - lines[i].start);
     }
     if (b.len && b.p[b.len - 1] != '\n' && b.p[b.len - 1] != '\r')
-        adds(&b, "\n");
-    adds(&b, "\n# ---- profiles served by this awsrole-run tree ----\n");
+        awsr_strbuf_adds(&b, "\n");
+    awsr_strbuf_adds(&b, "\n# ---- profiles served by this awsrole-run tree ----\n");
     for (size_t j = 0; j < nst; j++) {
         if (st[j].skip)
             continue;
         const char *region = st[j].p ? st[j].p->region : NULL;
         write_section(&b, st[j].name, region, st[j].orig, launcher, st[j].with_process);
     }
-    if (b.failed) {
+    if (!(*out = awsr_strbuf_steal(&b, outlen))) {
         awsr_error_set(err, AWSR_E_OTHER, "out of memory");
         goto out;
     }
-    *out = b.p;
-    *outlen = b.len;
-    b.p = NULL;
     rc = 0;
 out:
-    buf_wipe(&b);
+    awsr_strbuf_wipe(&b);
     free(st);
     free(mark);
     free(lines);
@@ -368,22 +321,12 @@ static int read_user_config(const char *path, char **text, size_t *len, struct a
         close(fd);
         return awsr_error_set(err, AWSR_E_CONFIG, "%s is larger than 16 MiB", path);
     }
-    size_t cap = (size_t)sb.st_size + 1, n = 0;
-    char *p = malloc(cap);
+    char *p = malloc((size_t)sb.st_size + 1);
     if (!p) {
         close(fd);
         return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
     }
-    for (;;) {
-        if (n + 1 >= cap)
-            break;
-        ssize_t r = read(fd, p + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    size_t n = awsr_read_upto(fd, p, (size_t)sb.st_size);
     close(fd);
     p[n] = '\0';
     *text = p;
@@ -418,17 +361,9 @@ int awsr_genconfig_write(const char *dir, const char *user_path,
         awsr_error_set(err, AWSR_E_OTHER, "cannot create %s: %s", path, strerror(errno));
         goto out;
     }
-    size_t off = 0;
-    while (off < tlen) {
-        ssize_t w = write(fd, text + off, tlen - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    int wrc = awsr_write_all(fd, text, tlen);
     int e = errno;
-    if (close(fd) < 0 || off != tlen) {
+    if (close(fd) < 0 || wrc != 0) {
         unlink(path);
         awsr_error_set(err, AWSR_E_OTHER, "cannot write %s: %s", path, strerror(e));
         goto out;

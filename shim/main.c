@@ -16,6 +16,7 @@
 #include "export.h"
 #include "genconfig.h"
 #include "resolve.h"
+#include "secmem.h"
 #include "segment.h"
 #include "server.h"
 
@@ -80,6 +81,22 @@ static int usage_error(const char *fmt, const char *arg)
     return AWSR_E_USAGE;
 }
 
+/* The MFA code lives in this one buffer, wiped as soon as the first resolution is done;
+ * where it came from (argv, the environment) is overwritten at once, so the launcher's
+ * /proc/PID/cmdline and /proc/PID/environ stop showing it. */
+static char mfa_code_copy[64];
+
+static const char *keep_code(const char *src)
+{
+    snprintf(mfa_code_copy, sizeof mfa_code_copy, "%s", src);
+    return mfa_code_copy;
+}
+
+static void forget_code(void)
+{
+    explicit_bzero(mfa_code_copy, sizeof mfa_code_copy);
+}
+
 enum { OPT_EXPORT = 256, OPT_FORMAT, OPT_LAZY, OPT_NO_SHIM, OPT_NO_CACHE, OPT_SERVER,
        OPT_FORGET, OPT_ALSO, OPT_VERSION };
 
@@ -125,7 +142,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->ro.plan.region = optarg;
             break;
         case 't':
-            o->ro.mfa_code = optarg;
+            o->ro.mfa_code = keep_code(optarg);
+            memset(optarg, 'x', strlen(optarg));
             break;
         case 'v':
             o->ro.verbose = true;
@@ -170,10 +188,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (!o->ro.mfa_code) {
-        const char *env = getenv("AWSROLE_MFA_CODE");
-        if (env && *env)
-            o->ro.mfa_code = env;
+    char *env = getenv("AWSROLE_MFA_CODE");
+    if (env && *env) {
+        if (!o->ro.mfa_code)
+            o->ro.mfa_code = keep_code(env);
+        explicit_bzero(env, strlen(env));
     }
     o->command = argv + optind;
     bool has_cmd = *o->command != NULL;
@@ -386,7 +405,9 @@ static void on_lazy_request(void *ctx)
     if (!awsr_segment_take_request(t->seg) || t->resolved)
         return;
     struct awsr_error err = {0};
-    if (resolve_all(t, 0, &err) || publish(t, &err)) {
+    int rc = resolve_all(t, 0, &err);
+    forget_code();
+    if (rc || publish(t, &err)) {
         awsr_error_print(&err);
         awsr_segment_publish_failure(t->seg);
         t->resolved = false;
@@ -601,6 +622,7 @@ int main(int argc, char **argv)
      * processes of the same user may not ptrace it or read its memory. Children get the
      * default back at execve. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    awsr_secmem_use_for_jansson();
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
@@ -659,9 +681,13 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    if (!o.lazy && resolve_all(&t, 0, &err)) {
-        awsr_error_print(&err);
-        return err.status ? err.status : AWSR_E_OTHER;
+    if (!o.lazy) {
+        rc = resolve_all(&t, 0, &err);
+        forget_code();
+        if (rc) {
+            awsr_error_print(&err);
+            return err.status ? err.status : AWSR_E_OTHER;
+        }
     }
 
     if (o.export_mode) {

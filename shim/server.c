@@ -184,17 +184,6 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes [p, e) into out (size >= e - p + 1). -1 on a bad escape or a control
  * character (NUL included) in the result. */
 static int pct_decode(const char *p, const char *e, char *out)
@@ -203,9 +192,9 @@ static int pct_decode(const char *p, const char *e, char *out)
     while (p < e) {
         unsigned char c = (unsigned char)*p;
         if (c == '%') {
-            if (e - p < 3 || hexval(p[1]) < 0 || hexval(p[2]) < 0)
+            if (e - p < 3 || awsr_hex_value(p[1]) < 0 || awsr_hex_value(p[2]) < 0)
                 return -1;
-            c = (unsigned char)(hexval(p[1]) * 16 + hexval(p[2]));
+            c = (unsigned char)(awsr_hex_value(p[1]) * 16 + awsr_hex_value(p[2]));
             p += 3;
         } else {
             p++;

@@ -123,10 +123,16 @@ __attribute__((noinline, no_sanitize_address)) static char *scan_from(char **ep,
     for (const char *e = *ep;;) {
         size_t i;
         if (end && ((uintptr_t)(e + 2) & 4095) <= 4096 - 16) {
-            uint64_t x = (*(const unaligned_word *)(e + 2) ^ w0) & m0;
-            if (end > 10)
-                x |= (*(const unaligned_word *)(e + 10) ^ w1) & m1;
-            i = x ? 0 : end < 18 ? end : rest_equal(e, name, 18);
+            /* The first word settles almost every candidate: the second is read only when
+             * it matched. */
+            if ((*(const unaligned_word *)(e + 2) ^ w0) & m0)
+                i = 0;
+            else if (end <= 10)
+                i = end;
+            else if ((*(const unaligned_word *)(e + 10) ^ w1) & m1)
+                i = 0;
+            else
+                i = end < 18 ? end : rest_equal(e, name, 18);
         } else {
             i = rest_equal(e, name, 2);
         }
@@ -169,6 +175,29 @@ static inline char *scan_environ(const char *name)
 const char *awsr_shim_raw_getenv(const char *name)
 {
     return scan_environ(name);
+}
+
+/* AT_SECURE from the auxiliary vector the kernel put after the initial environment, or -1
+ * when that vector cannot be found with certainty. glibc calls a preloaded library's
+ * constructor with (argc, argv, envp) where envp = argv + argc + 1 on the initial stack,
+ * so the vector follows envp's NULL. (A dlopen passes the current environ instead: a
+ * setenv moved it to the heap and the check below fails.) ld.so's own unsetenv (secure
+ * mode) shifts envp in place, leaving extra NULLs before the vector: skipped; a vector
+ * entry's type is never 0 before AT_NULL. */
+static int secure_from_stack(int argc, char **argv, char **envp)
+{
+    if (argc < 0 || argv == NULL || envp == NULL || envp != argv + argc + 1)
+        return -1;
+    char **p = envp;
+    while (*p != NULL)
+        p++;
+    while (*p == NULL)
+        p++;
+    for (const unsigned long *a = (const unsigned long *)(void *)p; a[0] != AT_NULL; a += 2) {
+        if (a[0] == AT_SECURE)
+            return a[1] != 0;
+    }
+    return -1;
 }
 
 bool awsr_shim_disabled(void)
@@ -285,20 +314,21 @@ __attribute__((noinline)) static char *aws_answer(int v, const char *name)
     return (char *)awsr_shim_raw_getenv(name);
 }
 
-/* Names starting with 'A': out of line, so that getenv of any other name stays one byte
- * test and the environ scan; AWS_ names that are not ours cost a few byte tests more. */
-__attribute__((noinline)) static char *a_lookup(const char *name)
-{
-    int v = name[1] == 'W' && name[2] == 'S' && name[3] == '_' ? which_var(name) : -1;
-    if (v < 0)
-        return (char *)awsr_shim_raw_getenv(name);
-    return aws_answer(v, name);
-}
-
+/* Names that are ours all start "AWS_" and continue with one of AC, SE, CR, RE, DE: any
+ * other name is rejected by a few byte tests (never reading past its NUL) and goes to the
+ * same inline environ scan as every name. */
 AWSR_EXPORT char *getenv(const char *name)
 {
-    if (name[0] == 'A')
-        return a_lookup(name);
+    if (__builtin_expect(name[0] == 'A', 0) && name[1] == 'W' && name[2] == 'S' &&
+        name[3] == '_') {
+        char c = name[4];
+        char d = c == 'A' ? 'C' : c == 'C' ? 'R' : c == 'S' || c == 'R' || c == 'D' ? 'E' : 0;
+        if (d && name[5] == d) { /* name[5] is read only after a non-NUL name[4] */
+            int v = which_var(name);
+            if (v >= 0)
+                return aws_answer(v, name);
+        }
+    }
     return scan_environ(name);
 }
 
@@ -322,41 +352,60 @@ const char *awsr_shim_credentials_file(void)
 /* ---- the constructor ------------------------------------------------------------------
  * It runs in every process of the tree, so the common case (environ already holds the
  * current values, as the launcher and every shim-started parent leave it) must be cheap:
- * one pass over environ and word-wise compares, no libc call but getauxval. */
+ * one pass over environ, word-wise compares of known lengths, and no libc call (AT_SECURE
+ * comes from the auxiliary vector; getauxval only when that cannot be found). */
 
-/* env == field, where field is an 8-aligned NUL-terminated snapshot string. The environ
- * side is read eight bytes at a time only while those bytes cannot cross into another page
- * (so never into unmapped memory), and the last word byte by byte, stopping at the first
- * difference; a read may pass env's NUL inside its page, hence no ASan on this function. */
-__attribute__((no_sanitize_address)) static bool env_equals(const char *env, const char *field)
+/* env == field, where field is a snapshot string of length n, NUL-padded to its word:
+ * n bytes word by word (no NUL test needed: field has none before n, so a word holding
+ * env's NUL differs), then env's NUL. Words of env are read only up to the end of the page
+ * they start in (so never from unmapped memory; a read may pass env's NUL inside its page,
+ * hence no ASan on this function); a word that would cross a page goes byte by byte. */
+__attribute__((no_sanitize_address)) static bool env_equals(const char *env, const char *field,
+                                                            size_t n)
 {
-    for (size_t k = 0;; k += 8) {
-        uint64_t fw = *(const uint64_t *)(const void *)(field + k);
-        uint64_t z = zero_bytes(fw);
-        if (z == 0 && word_ok(env + k)) {
-            if (*(const unaligned_word *)(env + k) != fw)
+    size_t k = 0;
+    while (k + 8 <= n) {
+        size_t stop = k + 4096 - ((uintptr_t)(env + k) & 4095); /* env + stop: next page */
+        if (stop > n)
+            stop = n;
+        if (k + 8 > stop) { /* the next word would cross into the next page */
+            if (env[k] != field[k])
                 return false;
+            k++;
             continue;
         }
-        for (size_t i = k;; i++) {
-            if (env[i] != field[i])
+        for (; k + 8 <= stop; k += 8)
+            if (*(const unaligned_word *)(env + k) != *(const unaligned_word *)(field + k))
                 return false;
-            if (field[i] == '\0')
-                return true;
-        }
     }
+    for (; k < n; k++)
+        if (env[k] != field[k])
+            return false;
+    return env[n] == '\0';
 }
 
-/* The variable an environ entry defines, if it is one the constructor writes: picked by
- * the characters after "AWS_", then its whole name compared once. */
-static int entry_var(const char *e, const char **value)
+/* "NAME=" of each variable the constructor writes, zero-padded for word compares. */
+static const char var_eq[V_COUNT][32] __attribute__((aligned(8))) = {
+    "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_SECURITY_TOKEN=",
+    "AWS_CREDENTIAL_EXPIRATION=", "AWS_REGION=", "AWS_DEFAULT_REGION=",
+};
+static const unsigned char var_eq_len[V_COUNT] = {18, 22, 18, 19, 26, 11, 19};
+_Static_assert(sizeof "AWS_ACCESS_KEY_ID=" - 1 == 18 && sizeof "AWS_SECRET_ACCESS_KEY=" - 1 == 22 &&
+               sizeof "AWS_SESSION_TOKEN=" - 1 == 18 && sizeof "AWS_SECURITY_TOKEN=" - 1 == 19 &&
+               sizeof "AWS_CREDENTIAL_EXPIRATION=" - 1 == 26 && sizeof "AWS_REGION=" - 1 == 11 &&
+               sizeof "AWS_DEFAULT_REGION=" - 1 == 19, "var_eq_len");
+
+/* The variable an environ entry starting "AWS_" defines, if it is one the constructor
+ * writes: picked by the characters after "AWS_", then its whole "NAME=" compared once,
+ * a word at a time when the entry's first 32 bytes lie in one page (the reads may pass
+ * the entry's NUL inside that page: no ASan), else byte by byte. */
+__attribute__((no_sanitize_address)) static int entry_var(const char *e, const char **value)
 {
-    if (!(e[0] == 'A' && e[1] == 'W' && e[2] == 'S' && e[3] == '_'))
-        return -1;
     int v;
     switch (e[4]) {
     case 'A': v = V_AKID; break;
-    case 'S': v = e[5] != 'E' ? -1 : e[6] == 'S' ? V_TOKEN
+    case 'S': /* e[7] is read only after a non-NUL e[6] */
+        v = e[5] != 'E' ? -1 : e[6] == 'S' ? V_TOKEN : e[6] != 'C' ? -1
                                  : e[7] == 'R' ? V_SECRET : V_SECURITY_TOKEN; break;
     case 'C': v = V_EXPIRATION; break;
     case 'R': v = V_REGION; break;
@@ -365,14 +414,22 @@ static int entry_var(const char *e, const char **value)
     }
     if (v < 0)
         return -1;
-    const char *n = var_names[v] + 4, *p = e + 4;
-    while (*n != '\0' && *p == *n) {
-        n++;
-        p++;
+    const char *ref = var_eq[v];
+    size_t len = var_eq_len[v];
+    if (((uintptr_t)e & 4095) <= 4096 - 32) {
+        size_t k = 0;
+        for (; k + 8 <= len; k += 8)
+            if (*(const unaligned_word *)(e + k) != *(const uint64_t *)(const void *)(ref + k))
+                return -1;
+        if (k < len && ((*(const unaligned_word *)(e + k) ^
+                         *(const uint64_t *)(const void *)(ref + k)) & low_bytes[len - k]))
+            return -1;
+    } else {
+        for (size_t k = 0; k < len; k++) /* stops at e's NUL: ref has none before len */
+            if (e[k] != ref[k])
+                return -1;
     }
-    if (*n != '\0' || *p != '=')
-        return -1;
-    *value = p + 1;
+    *value = e + len;
     return v;
 }
 
@@ -389,34 +446,69 @@ static void put_env(int v, const char *value)
 }
 
 /* Runtimes that copy environ at start-up (CPython, Java, Perl, bash) see only what is in
- * it before main: write the current generation there. Never asks in lazy mode. */
-#ifndef AWSR_SHIM_TESTING
-__attribute__((constructor))
-#endif
+ * it before main: write the current generation there. Never asks in lazy mode. One pass
+ * over environ finds both AWSROLE_SEGMENT and the variables we write (the first
+ * definition of each: the one getenv and setenv see). */
+#ifdef AWSR_SHIM_TESTING
 AWSR_HIDDEN void awsr_shim_env_init(void)
 {
-    if (!awsr_shim_raw_getenv(AWSR_SEG_ENV) || awsr_shim_disabled())
+    int argc = 0;
+    char **argv = NULL, **envp = NULL;
+#else
+/* cold: optimized for size (it runs once), like the rest of the code off the getenv path. */
+__attribute__((constructor, cold)) AWSR_HIDDEN void awsr_shim_env_init(int argc, char **argv,
+                                                                       char **envp)
+{
+#endif
+    static const char seg_rest[] = "OLE_SEGMENT="; /* AWSR_SEG_ENV after "AWSR" */
+    _Static_assert(sizeof AWSR_SEG_ENV == 16, "AWSROLE_SEGMENT");
+    const char *have[V_COUNT] = {0};
+    const char *seg = NULL;
+    for (char **ep = environ; ep && *ep; ep++) {
+        const char *e = *ep, *value;
+        if (e[0] != 'A' || e[1] != 'W' || e[2] != 'S')
+            continue;
+        if (e[3] == '_') {
+            int v = entry_var(e, &value);
+            if (v >= 0 && !have[v])
+                have[v] = value;
+        } else if (e[3] == 'R' && !seg) {
+            size_t k = 0;
+            while (k < sizeof seg_rest - 1 && e[4 + k] == seg_rest[k])
+                k++;
+            if (k == sizeof seg_rest - 1)
+                seg = e + 4 + k;
+        }
+    }
+    if (!seg)
         return;
-    const struct awsr_seg_slot *s = awsr_seg_snapshot_at_start();
+    /* AT_SECURE without getauxval when the vector is at hand: binding getauxval costs a
+     * symbol lookup in every process of the tree. */
+    if (__atomic_load_n(&g_secure, __ATOMIC_RELAXED) < 0) {
+        int sec = secure_from_stack(argc, argv, envp);
+        if (sec >= 0)
+            __atomic_store_n(&g_secure, sec, __ATOMIC_RELAXED);
+    }
+    if (awsr_shim_disabled())
+        return;
+    const struct awsr_seg_slot *s = awsr_seg_snapshot_at_start(seg);
     if (!s)
         return;
     t_snap = s;
+    const struct awsr_snap_lens *len = awsr_seg_snapshot_lens(s);
     const char *want[V_COUNT] = {
         s->access_key_id, s->secret_access_key, s->session_token, s->session_token,
         s->expiration_text, s->region, s->region,
     };
-    /* One pass: the first definition of each (the one getenv and setenv see). */
-    const char *have[V_COUNT] = {0};
-    for (char **ep = environ; ep && *ep; ep++) {
-        const char *value;
-        int v = entry_var(*ep, &value);
-        if (v >= 0 && !have[v])
-            have[v] = value;
-    }
+    const uint32_t want_len[V_COUNT] = {
+        len->access_key_id, len->secret_access_key, len->session_token, len->session_token,
+        len->expiration_text, len->region, len->region,
+    };
     for (int v = 0; v < V_COUNT; v++) {
         if ((v == V_REGION || v == V_DEFAULT_REGION) && !s->region[0])
             continue; /* a region the launcher did not know: keep the environment's */
-        if (!want[v][0] ? have[v] != NULL : !have[v] || !env_equals(have[v], want[v]))
+        if (!want[v][0] ? have[v] != NULL
+                        : !have[v] || !env_equals(have[v], want[v], want_len[v]))
             put_env(v, want[v]);
     }
 }

@@ -91,15 +91,20 @@ static inline void *real(enum real_id id, void *self)
 /* Targets as seen at the first wrapped call: built once, immutable afterwards, with the
  * directory identities cached. A later change of HOME or AWS_SHARED_CREDENTIALS_FILE is
  * still honoured on the slow path (rebuilt on the stack for that call). */
-static struct target_cache {
+struct target_cache {
     _Atomic int state;                 /* 0 empty, 1 being built, 2 ready */
-    char home[AWSR_PM_PATH_MAX];       /* the values the set was built from */
-    char shared[AWSR_PM_PATH_MAX];
     bool home_set, shared_set;
+    const char *home, *shared;         /* the values the set was built from, in vals */
     const char *shared_base;           /* last component of the shared-file target */
     size_t shared_base_len;
-    struct awsr_pm_set set;
-} cache;
+    /* The small fields first and the strings packed behind them: with the usual short
+     * paths the whole cache is one resident page, not five. */
+    struct awsr_pm_set set;            /* its arena also keeps home and shared */
+};
+/* Zero-initialised, demand-paged: only its first page is touched with the usual short
+ * paths. A section of its own, so the linker puts it after the small .bss variables
+ * (real_fns), which then share a page with .data instead of one of their own. */
+static struct target_cache cache __attribute__((section(".bss.zz_awsr_cache")));
 
 enum { EMPTY, BUILDING, READY };
 
@@ -134,20 +139,9 @@ static bool dir_identity(void *ctx, int dirfd, const char *path, struct awsr_pm_
     return true;
 }
 
-static bool copy_value(char *dst, const char *src)
-{
-    if (src == NULL)
-        return false;
-    size_t len = strlen(src);
-    if (len >= AWSR_PM_PATH_MAX)
-        return false;
-    memcpy(dst, src, len + 1);
-    return true;
-}
-
 static bool same_value(bool set, const char *cached, const char *now)
 {
-    return now == NULL ? !set : set && strcmp(cached, now) == 0;
+    return now == NULL ? !set : set && cached != NULL && strcmp(cached, now) == 0;
 }
 
 /* The ready cache, building it if nobody has; NULL while another thread builds it. */
@@ -164,10 +158,14 @@ static const struct target_cache *ready_cache(void)
     int saved = errno;
     const char *home = awsr_shim_raw_getenv("HOME");
     const char *shared = awsr_shim_raw_getenv(SHARED_FILE_ENV);
-    cache.home_set = copy_value(cache.home, home);
-    cache.shared_set = copy_value(cache.shared, shared);
-    awsr_pm_build(&cache.set, cache.home_set ? cache.home : NULL,
-                  cache.shared_set ? cache.shared : NULL);
+    awsr_pm_build(&cache.set, home, shared);
+    /* The values kept must be the ones the set was built from: the same strings (setenv
+     * replaces environ's pointers, never the strings). A value too long to keep counts as
+     * changed at every call (slow path, still right). */
+    cache.home = awsr_pm_keep(&cache.set, home);
+    cache.shared = awsr_pm_keep(&cache.set, shared);
+    cache.home_set = home != NULL;
+    cache.shared_set = shared != NULL;
     awsr_pm_cache_ids(&cache.set, dir_identity, NULL);
     cache.shared_base = "";
     cache.shared_base_len = 0;
@@ -204,6 +202,16 @@ static inline bool may_be_credentials(const char *path)
     return len != 0 && len == c->shared_base_len && memcmp(base, c->shared_base, len) == 0;
 }
 
+/* The environment changed since the cache was built: a set of its own, built on the
+ * stack in a frame of its own (so the usual path does not carry 8 KiB of frame). */
+__attribute__((noinline)) static bool match_fresh(int dirfd, const char *path, const char *home,
+                                                  const char *shared)
+{
+    struct awsr_pm_set fresh;
+    awsr_pm_build(&fresh, home, shared);
+    return awsr_pm_match(&fresh, dirfd, path, dir_identity, NULL);
+}
+
 /* The slow path: the synthesized file's path when (dirfd, path) names the credentials
  * file and this process is served, else NULL. errno is left as it was. */
 static const char *synthesized_for(int dirfd, const char *path)
@@ -221,9 +229,7 @@ static const char *synthesized_for(int dirfd, const char *path)
         same_value(c->shared_set, c->shared, shared)) {
         matched = awsr_pm_match(&c->set, dirfd, path, dir_identity, NULL);
     } else {
-        struct awsr_pm_set fresh;      /* the environment changed since the cache */
-        awsr_pm_build(&fresh, home, shared);
-        matched = awsr_pm_match(&fresh, dirfd, path, dir_identity, NULL);
+        matched = match_fresh(dirfd, path, home, shared);
     }
     if (matched)
         result = awsr_shim_credentials_file();

@@ -104,7 +104,9 @@ static void add_target(struct awsr_pm_set *set, const struct pieces *in)
     if (set->n >= AWSR_PM_MAX_TARGETS)
         return;
     struct awsr_pm_target *t = &set->t[set->n];
-    size_t len = normalize_pieces(in, t->path, sizeof t->path);
+    size_t room = AWSR_PM_MAX_TARGETS * AWSR_PM_PATH_MAX - set->used; /* half: targets */
+    t->path = set->buf + set->used;
+    size_t len = normalize_pieces(in, t->path, room < AWSR_PM_PATH_MAX ? room : AWSR_PM_PATH_MAX);
     if (len == (size_t)-1)
         return;
     size_t base = base_offset(t->path, len);
@@ -117,6 +119,7 @@ static void add_target(struct awsr_pm_set *set, const struct pieces *in)
     t->len = len;
     t->base = base;
     t->id_known = false;
+    set->used += len + 1;
     set->n++;
 }
 
@@ -126,6 +129,7 @@ void awsr_pm_build(struct awsr_pm_set *set, const char *home, const char *shared
     bool have_home = home != NULL && home[0] != '\0';
 
     set->n = 0;
+    set->used = 0;
     if (have_home) {
         struct pieces p = { home, strlen(home), suffix, sizeof suffix - 1 };
         add_target(set, &p);
@@ -141,6 +145,19 @@ void awsr_pm_build(struct awsr_pm_set *set, const char *home, const char *shared
         }
         add_target(set, &p);
     }
+}
+
+const char *awsr_pm_keep(struct awsr_pm_set *set, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t len = strlen(s);
+    if (len >= AWSR_PM_PATH_MAX || len + 1 > sizeof set->buf - set->used)
+        return NULL;
+    char *copy = set->buf + set->used;
+    memcpy(copy, s, len + 1);
+    set->used += len + 1;
+    return copy;
 }
 
 /* Identity of the directory part of normalized path `path` (modified temporarily). */
@@ -177,22 +194,25 @@ static bool base_equal(const struct awsr_pm_target *t, const char *base, size_t 
     return t->len - t->base == len && memcmp(t->path + t->base, base, len) == 0;
 }
 
-bool awsr_pm_match(const struct awsr_pm_set *set, int dirfd, const char *path,
-                   awsr_pm_stat_fn dirstat, void *ctx)
+/* Identity of target t's directory when it was not cached, looked up now from a copy of
+ * its path in `buf` (capacity cap), or from a full-size buffer in a frame of its own when
+ * it does not fit (so the common frame stays small). */
+__attribute__((noinline)) static bool target_dir_id_big(const struct awsr_pm_target *t,
+                                                        awsr_pm_stat_fn dirstat, void *ctx,
+                                                        struct awsr_pm_id *out)
 {
-    size_t blen;
-    const char *base = awsr_pm_last_component(path, &blen);
-    bool any = false;
+    char copy[AWSR_PM_PATH_MAX];
+    memcpy(copy, t->path, t->len + 1);
+    return dir_id_of(copy, t->base, AT_FDCWD, dirstat, ctx, out);
+}
 
-    if (!is_file_name(base, blen))
-        return false;
-    for (size_t k = 0; k < set->n && !any; k++)
-        any = base_equal(&set->t[k], base, blen);
-    if (!any)
-        return false;
-
-    char norm[AWSR_PM_PATH_MAX];
-    size_t len = awsr_pm_normalize(path, norm, sizeof norm);
+/* The match with `path` normalized into norm (capacity cap): false when it does not fit
+ * (the caller then retries with a full-size buffer). */
+static bool match_in(const struct awsr_pm_set *set, int dirfd, const char *path,
+                     const char *base, size_t blen, awsr_pm_stat_fn dirstat, void *ctx,
+                     char *norm, size_t cap)
+{
+    size_t len = awsr_pm_normalize(path, norm, cap);
     if (len == (size_t)-1)
         return false;
 
@@ -215,15 +235,53 @@ bool awsr_pm_match(const struct awsr_pm_set *set, int dirfd, const char *path,
         struct awsr_pm_id want;
         if (t->id_known) {
             want = t->dir_id;
-        } else {
+        } else if (t->len < cap) {
             /* Not cached (relative, or missing when cached): look it up now, reusing
              * the candidate's buffer, which is no longer needed. */
             memcpy(norm, t->path, t->len + 1);
             if (!dir_id_of(norm, t->base, AT_FDCWD, dirstat, ctx, &want))
                 continue;
+        } else if (!target_dir_id_big(t, dirstat, ctx, &want)) {
+            continue;
         }
         if (same_id(&cand, &want))
             return true;
     }
     return false;
+}
+
+/* Paths longer than the small buffer: a full-size one, in a frame of its own. */
+__attribute__((noinline)) static bool match_big(const struct awsr_pm_set *set, int dirfd,
+                                                const char *path, const char *base,
+                                                size_t blen, awsr_pm_stat_fn dirstat,
+                                                void *ctx)
+{
+    char norm[AWSR_PM_PATH_MAX];
+    return match_in(set, dirfd, path, base, blen, dirstat, ctx, norm, sizeof norm);
+}
+
+/* Most paths are short: normalizing them into a small buffer keeps the stack of a wrapped
+ * open/stat a page or two shallower than a PATH_MAX buffer would. */
+#define SMALL_PATH 256
+
+bool awsr_pm_match(const struct awsr_pm_set *set, int dirfd, const char *path,
+                   awsr_pm_stat_fn dirstat, void *ctx)
+{
+    size_t blen;
+    const char *base = awsr_pm_last_component(path, &blen);
+    bool any = false;
+
+    if (!is_file_name(base, blen))
+        return false;
+    for (size_t k = 0; k < set->n && !any; k++)
+        any = base_equal(&set->t[k], base, blen);
+    if (!any)
+        return false;
+
+    /* The normalized path is never longer than the path (base + blen is its end). */
+    if ((size_t)(base - path) + blen < SMALL_PATH - 1) {
+        char norm[SMALL_PATH];
+        return match_in(set, dirfd, path, base, blen, dirstat, ctx, norm, sizeof norm);
+    }
+    return match_big(set, dirfd, path, base, blen, dirstat, ctx);
 }

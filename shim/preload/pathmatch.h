@@ -24,16 +24,21 @@ struct awsr_pm_id {
 
 /* One spelling of the credentials file: the path as the program would build it. */
 struct awsr_pm_target {
-    char path[AWSR_PM_PATH_MAX]; /* lexically normalized ("//", "/./" folded) */
+    char *path;                  /* lexically normalized ("//", "/./" folded), in set->buf */
     size_t len;
     size_t base;                 /* offset of the last component in path */
     bool id_known;               /* dir_id holds the identity of the containing directory */
     struct awsr_pm_id dir_id;
 };
 
+/* The targets, their paths packed one after another in buf right behind the small fields,
+ * so a set with short paths occupies one page, not one page per target. Holds pointers
+ * into itself: build it in place, never copy it. */
 struct awsr_pm_set {
     size_t n;
     struct awsr_pm_target t[AWSR_PM_MAX_TARGETS];
+    size_t used;                 /* bytes of buf taken */
+    char buf[2 * AWSR_PM_MAX_TARGETS * AWSR_PM_PATH_MAX]; /* targets, then awsr_pm_keep */
 };
 
 /* Identity (st_dev, st_ino) of directory `path` relative to `dirfd`, following symlinks.
@@ -56,6 +61,11 @@ AWSR_HIDDEN size_t awsr_pm_normalize(const char *in, char *out, size_t cap);
  * identities are left unknown; awsr_pm_cache_ids() fills them. */
 AWSR_HIDDEN void awsr_pm_build(struct awsr_pm_set *set, const char *home,
                                const char *shared_file);
+
+/* Keeps a copy of `s` in the set's arena, behind the targets (so a cache of the values a
+ * set was built from shares its pages). NULL when s is NULL or AWSR_PM_PATH_MAX bytes or
+ * longer. Call after awsr_pm_build (which empties the arena). */
+AWSR_HIDDEN const char *awsr_pm_keep(struct awsr_pm_set *set, const char *s);
 
 /* Records the directory identity of each absolute target whose directory exists (a
  * relative target depends on the cwd, so it is looked up at every match instead). */

@@ -32,14 +32,18 @@ int awsr_seg_wait_seconds = 120;
 #define WAIT_SECONDS 120 /* a human typing an MFA code */
 #endif
 
-#define SNAP_SIZE (((sizeof(struct awsr_seg_slot)) + 4095) & ~(size_t)4095)
+#define SNAP_SIZE (((sizeof(struct awsr_seg_slot) + sizeof(struct awsr_snap_lens)) + 4095) & \
+                   ~(size_t)4095)
 
 enum { SEG_UNTRIED = 0, SEG_ATTACHED = 1, SEG_ABSENT = 2 };
 
-static const struct awsr_seg *g_seg;
-static int g_seg_state;
-static char g_seg_path[sizeof AWSR_SEG_SHM_DIR + AWSR_SEG_NAME_MAX];
-static const struct awsr_seg_slot *g_snap;
+/* In .data, on the page of the shim's other small variables, rather than alone on a page
+ * behind files.c's path cache in .bss (one resident page less per process). */
+#define SMALL_DATA __attribute__((section(".data.awsr_reader")))
+static const struct awsr_seg *g_seg SMALL_DATA;
+static int g_seg_state SMALL_DATA;
+static char g_seg_path[sizeof AWSR_SEG_SHM_DIR + AWSR_SEG_NAME_MAX] SMALL_DATA;
+static const struct awsr_seg_slot *g_snap SMALL_DATA;
 
 #ifndef AWSR_SHIM_TESTING
 /* Raw system calls, inline: no libc symbol to bind at start-up (each costs a lookup in
@@ -206,30 +210,35 @@ bool awsr_seg_stat_ok(const struct stat *st, uid_t euid)
            (st->st_mode & S_IRUSR) && st->st_size == (off_t)sizeof(struct awsr_seg);
 }
 
-/* Names are "awsrole-<pid>-<hex>": anything else (a '/' above all) is refused. */
-static bool name_ok(const char *name)
+/* Characters a segment name may hold: [A-Za-z0-9_.-], one bit each (ASCII only). */
+static const uint64_t name_chars[2] = {
+    UINT64_C(0x03ff600000000000),   /* '-' '.' '0'-'9' */
+    UINT64_C(0x07fffffe87fffffe),   /* 'A'-'Z' '_' 'a'-'z' */
+};
+
+/* Names are "awsrole-<pid>-<hex>": anything else (a '/' above all) is refused. Checked
+ * while being copied after the directory into `path` (one pass). */
+static bool name_ok_copy(const char *name, char *path)
 {
-    size_t n = 0;
     if (!name || name[0] == '.' || name[0] == '\0')
         return false;
-    for (; name[n]; n++) {
-        char c = name[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-        if (!ok || n + 1 >= AWSR_SEG_NAME_MAX)
+    __builtin_memcpy(path, AWSR_SEG_SHM_DIR, sizeof AWSR_SEG_SHM_DIR - 1);
+    char *d = path + sizeof AWSR_SEG_SHM_DIR - 1;
+    for (size_t n = 0; n < AWSR_SEG_NAME_MAX; n++) {
+        unsigned char c = (unsigned char)name[n];
+        d[n] = (char)c;
+        if (c == '\0')
+            return true;
+        if (c >= 128 || !((name_chars[c >> 6] >> (c & 63)) & 1))
             return false;
     }
-    return true;
+    return false; /* NUL-terminated within AWSR_SEG_NAME_MAX bytes, or refused */
 }
 
 static const struct awsr_seg *map_segment(const char *name, char *path)
 {
-    if (!name_ok(name))
+    if (!name_ok_copy(name, path))
         return NULL;
-    __builtin_memcpy(path, AWSR_SEG_SHM_DIR, sizeof AWSR_SEG_SHM_DIR - 1);
-    char *d = path + sizeof AWSR_SEG_SHM_DIR - 1;
-    while ((*d++ = *name++) != '\0') /* name_ok bounded its length */
-        ;
 
     int fd = raw_open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
@@ -251,7 +260,8 @@ static const struct awsr_seg *map_segment(const char *name, char *path)
     return m;
 }
 
-const struct awsr_seg *awsr_seg_attach(void)
+/* The segment named `name` (the value of AWSROLE_SEGMENT), attached once per process. */
+static const struct awsr_seg *attach_named(const char *name)
 {
     int state = __atomic_load_n(&g_seg_state, __ATOMIC_ACQUIRE);
     if (state == SEG_ATTACHED)
@@ -263,7 +273,7 @@ const struct awsr_seg *awsr_seg_attach(void)
         return NULL;
     }
     char path[sizeof g_seg_path];
-    const struct awsr_seg *m = map_segment(awsr_shim_raw_getenv(AWSR_SEG_ENV), path);
+    const struct awsr_seg *m = map_segment(name, path);
     if (!m) {
         int expected = SEG_UNTRIED;
         __atomic_compare_exchange_n(&g_seg_state, &expected, SEG_ABSENT, false,
@@ -282,6 +292,13 @@ const struct awsr_seg *awsr_seg_attach(void)
     return m;
 }
 
+const struct awsr_seg *awsr_seg_attach(void)
+{
+    if (__atomic_load_n(&g_seg_state, __ATOMIC_ACQUIRE) == SEG_ATTACHED)
+        return __atomic_load_n(&g_seg, __ATOMIC_ACQUIRE);
+    return attach_named(awsr_shim_raw_getenv(AWSR_SEG_ENV));
+}
+
 /* The generation of the slot readers are told to use, 0 when none (or mid-update). */
 static uint64_t current_generation(const struct awsr_seg *m)
 {
@@ -294,19 +311,29 @@ static uint64_t current_generation(const struct awsr_seg *m)
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == s1 ? gen : 0;
 }
 
-/* Copies one string field word by word up to the word holding its NUL (the rest of the
- * fresh block is already zero), and terminates it inside the field whatever the bytes. */
-static void copy_field(char *dst, const char *src, size_t size)
+/* Copies one string field word by word up to the word holding its NUL, terminates it
+ * inside the field whatever the bytes, and returns its length. The bytes after the NUL in
+ * its word are zeroed, so the copy is NUL-padded to a word whatever an earlier (torn) try
+ * left there; later words are not touched (readers never look past the NUL). */
+static uint32_t copy_field(char *dst, const char *src, size_t size)
 {
     uint64_t *d = (uint64_t *)(void *)dst;
-    const uint64_t *s = (const uint64_t *)(const void *)src;
-    for (size_t i = 0; i < size / 8; i++) {
-        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_ACQUIRE);
-        d[i] = w;
-        if ((w - UINT64_C(0x0101010101010101)) & ~w & UINT64_C(0x8080808080808080))
-            return;
-    }
+    const uint64_t *s = (const uint64_t *)(const void *)src, *end = s + size / 8;
+    do {
+        uint64_t w = __atomic_load_n(s, __ATOMIC_ACQUIRE);
+        uint64_t z = (w - UINT64_C(0x0101010101010101)) & ~w & UINT64_C(0x8080808080808080);
+        if (z) {
+            unsigned nul = (unsigned)__builtin_ctzll(z) >> 3; /* the first NUL byte */
+            *d = w & ((UINT64_C(1) << (nul * 8)) - 1);      /* nul < 8: shift < 64 */
+            return (uint32_t)((const char *)s - src) + nul;
+        }
+        *d++ = w;
+    } while (++s != end);
     dst[size - 1] = '\0';
+    for (size_t n = size - 8; n < size; n++)
+        if (dst[n] == '\0')
+            return (uint32_t)n;
+    return (uint32_t)(size - 1);
 }
 
 #define COPY_FIELD(copy, s, f) copy_field((copy)->f, (s)->f, sizeof (copy)->f)
@@ -332,11 +359,12 @@ static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
             continue;
         awsr_seg_load_words((char *)copy + 8, (const char *)s + 8,
                             offsetof(struct awsr_seg_slot, access_key_id) - 8);
-        COPY_FIELD(copy, s, access_key_id);
-        COPY_FIELD(copy, s, secret_access_key);
-        COPY_FIELD(copy, s, session_token);
-        COPY_FIELD(copy, s, expiration_text);
-        COPY_FIELD(copy, s, region);
+        struct awsr_snap_lens *lens = (struct awsr_snap_lens *)(void *)(copy + 1);
+        lens->access_key_id = COPY_FIELD(copy, s, access_key_id);
+        lens->secret_access_key = COPY_FIELD(copy, s, secret_access_key);
+        lens->session_token = COPY_FIELD(copy, s, session_token);
+        lens->expiration_text = COPY_FIELD(copy, s, expiration_text);
+        lens->region = COPY_FIELD(copy, s, region);
         COPY_FIELD(copy, s, profile);
         COPY_FIELD(copy, s, credentials_path);
         if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != s1)
@@ -421,12 +449,12 @@ static int64_t switch_time(int64_t expiration)
     return __builtin_sub_overflow(expiration, AWSR_SWITCH_MARGIN, &t) ? INT64_MIN : t;
 }
 
-const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask)
+static const struct awsr_seg_slot *snapshot(int64_t now, bool may_ask, const char *seg_name)
 {
     const struct awsr_seg_slot *snap = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE);
     if (snap && (snap->expiration == 0 || now < switch_time(snap->expiration)))
         return snap;
-    const struct awsr_seg *m = awsr_seg_attach();
+    const struct awsr_seg *m = seg_name ? attach_named(seg_name) : awsr_seg_attach();
     if (!m)
         return snap;
     uint64_t gen = current_generation(m);
@@ -455,11 +483,16 @@ const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask)
     return expected;
 }
 
-const struct awsr_seg_slot *awsr_seg_snapshot_at_start(void)
+const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask)
+{
+    return snapshot(now, may_ask, NULL);
+}
+
+const struct awsr_seg_slot *awsr_seg_snapshot_at_start(const char *seg_name)
 {
     /* The time matters only once a snapshot exists (an earlier constructor asked). */
     bool have = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE) != NULL;
-    return awsr_seg_snapshot(have ? (int64_t)time(NULL) : 0, false);
+    return snapshot(have ? (int64_t)time(NULL) : 0, false, seg_name);
 }
 
 #ifdef AWSR_SHIM_TESTING

@@ -28,8 +28,21 @@ AWSR_HIDDEN bool awsr_seg_stat_ok(const struct stat *st, uid_t euid);
 AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_ask);
 
 /* awsr_seg_snapshot for the constructor: never asks, and reads the clock only when a
- * snapshot already exists. */
-AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot_at_start(void);
+ * snapshot already exists. `seg_name` is the value of AWSROLE_SEGMENT the constructor
+ * already found in environ (so it is not looked up twice). */
+AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot_at_start(const char *seg_name);
+
+/* Lengths of a snapshot's strings, recorded while copying them (so the constructor can
+ * compare environ values length-first). They live in the private block just after the
+ * slot copy, never in the segment. */
+struct awsr_snap_lens {
+    uint32_t access_key_id, secret_access_key, session_token, expiration_text, region;
+};
+
+static inline const struct awsr_snap_lens *awsr_seg_snapshot_lens(const struct awsr_seg_slot *s)
+{
+    return (const struct awsr_snap_lens *)(const void *)(s + 1);
+}
 
 #ifdef AWSR_SHIM_TESTING
 /* Forgets the attachment and the snapshot (mappings leak; tests only). */

@@ -201,6 +201,65 @@ static void test_uncached_target_looked_up(void **state)
     assert_false(match_fake(&set, &fs, "/home/u/../u/.aws/credentials"));
 }
 
+/* Paths longer than the small normalizing buffer take the full-size one: same answers,
+ * literal and by directory identity, for the candidate and for an uncached target. */
+static void test_long_paths(void **state)
+{
+    (void)state;
+    static char home[600], spelled[700], dir[700], other[700];
+    memset(home, 'h', 400);
+    home[0] = '/';
+    home[400] = '\0';
+    snprintf(spelled, sizeof spelled, "%s//./.aws/credentials", home);
+    snprintf(dir, sizeof dir, "%s/.aws", home);
+    snprintf(other, sizeof other, "%s/../x/.aws", home);
+    struct fake_fs fs = { .dirs = { { dir, 5 }, { other, 5 } } };
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, home, NULL);
+    assert_int_equal(set.n, 1);
+    assert_true(match_fake(&set, &fs, spelled));              /* literal, normalized */
+    /* Not cached: the target's directory is looked up from its (long) path at match time. */
+    assert_false(set.t[0].id_known);
+    char via_other[800];
+    snprintf(via_other, sizeof via_other, "%s/credentials", other);
+    assert_true(match_fake(&set, &fs, via_other));
+    fs.dirs[1].ino = 6;
+    assert_false(match_fake(&set, &fs, via_other));
+    /* Near the small buffer's size, both sides of it. */
+    for (size_t n = 230; n < 270; n++) {
+        char h[300], p[320], d[320];
+        memset(h, 'k', n);
+        h[0] = '/';
+        h[n] = '\0';
+        snprintf(p, sizeof p, "%s/.aws/credentials", h);
+        snprintf(d, sizeof d, "%s/.aws", h);
+        struct fake_fs f2 = { .dirs = { { d, 3 } } };
+        awsr_pm_build(&set, h, NULL);
+        assert_true(match_fake(&set, &f2, p));
+    }
+}
+
+/* awsr_pm_keep: copies behind the targets, which stay intact; too long or NULL: none. */
+static void test_keep(void **state)
+{
+    (void)state;
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", "/etc/shared.ini");
+    const char *h = awsr_pm_keep(&set, "/home/u");
+    const char *s = awsr_pm_keep(&set, "/etc/shared.ini");
+    assert_string_equal(h, "/home/u");
+    assert_string_equal(s, "/etc/shared.ini");
+    assert_true(h >= set.buf && s < set.buf + sizeof set.buf);
+    assert_string_equal(set.t[0].path, "/home/u/.aws/credentials");
+    assert_string_equal(set.t[1].path, "/etc/shared.ini");
+    assert_null(awsr_pm_keep(&set, NULL));
+    static char huge[AWSR_PM_PATH_MAX + 1];
+    memset(huge, 'a', AWSR_PM_PATH_MAX);
+    assert_null(awsr_pm_keep(&set, huge));
+    huge[AWSR_PM_PATH_MAX - 1] = '\0';
+    assert_non_null(awsr_pm_keep(&set, huge));                /* 4095 bytes: kept */
+}
+
 /* ---- real filesystem ------------------------------------------------------------------ */
 
 static bool real_stat(void *ctx, int dirfd, const char *path, struct awsr_pm_id *out)
@@ -328,6 +387,8 @@ int main(void)
         cmocka_unit_test(test_unrelated_paths_make_no_stat),
         cmocka_unit_test(test_identity_match),
         cmocka_unit_test(test_uncached_target_looked_up),
+        cmocka_unit_test(test_long_paths),
+        cmocka_unit_test(test_keep),
         cmocka_unit_test_setup_teardown(test_real_tree, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_real_shared_file_relative, tree_setup,
                                         tree_teardown),

@@ -396,6 +396,82 @@ static void test_env_init(void **state)
         unsetenv(vars[i]);
 }
 
+/* Length-first compares: a value equal to the snapshot's is left alone (same pointer),
+ * one that only starts like it, or differs in its last byte, is replaced. The snapshot
+ * records each string's length. */
+static void test_env_init_compares(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 3, time(NULL) + 3600);
+    awsr_shim_env_init();
+    const struct awsr_seg_slot *s = t_snap;
+    assert_non_null(s);
+    const struct awsr_snap_lens *len = awsr_seg_snapshot_lens(s);
+    assert_int_equal(len->access_key_id, strlen(s->access_key_id));
+    assert_int_equal(len->secret_access_key, strlen(s->secret_access_key));
+    assert_int_equal(len->session_token, strlen(s->session_token));
+    assert_int_equal(len->expiration_text, strlen(s->expiration_text));
+    assert_int_equal(len->region, strlen(s->region));
+
+    const char *akid = real_env("AWS_ACCESS_KEY_ID");
+    static char longer[256], last[4096];
+    snprintf(longer, sizeof longer, "%sX", s->secret_access_key);
+    snprintf(last, sizeof last, "%s", s->session_token);
+    last[strlen(last) - 1] ^= 1;
+    setenv("AWS_SECRET_ACCESS_KEY", longer, 1);
+    setenv("AWS_SECURITY_TOKEN", last, 1);
+    setenv("AWS_REGION", "eu-west-", 1); /* a prefix of the snapshot's */
+    reset_reader();
+    awsr_shim_env_init();
+    assert_ptr_equal(real_env("AWS_ACCESS_KEY_ID"), akid);   /* equal: not rewritten */
+    assert_string_equal(real_env("AWS_SECRET_ACCESS_KEY"), s->secret_access_key);
+    assert_string_equal(real_env("AWS_SECURITY_TOKEN"), s->session_token);
+    assert_string_equal(real_env("AWS_SESSION_TOKEN"), s->session_token);
+    assert_string_equal(real_env("AWS_REGION"), "eu-west-1");
+    awsr_segment_destroy(seg);
+    const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                          "AWS_SECURITY_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+                          "AWS_CREDENTIAL_EXPIRATION"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+    reset_reader();
+}
+
+/* AT_SECURE read from the vector after the initial environment, as the constructor gets it;
+ * -1 (ask getauxval) whenever that layout cannot be trusted. */
+static void test_secure_from_stack(void **state)
+{
+    (void)state;
+    /* argc, argv..., NULL, envp..., NULL, [NULLs left by an in-place unsetenv], auxv */
+    char a0[] = "prog", e0[] = "A=1", e1[] = "B=2";
+    unsigned long stack[32];
+    size_t k = 0;
+    stack[k++] = (unsigned long)a0;
+    stack[k++] = 0;
+    size_t env_at = k;
+    stack[k++] = (unsigned long)e0;
+    stack[k++] = (unsigned long)e1;
+    stack[k++] = 0;
+    stack[k++] = 0; /* an unsetenv shifted the entries down */
+    size_t aux_at = k;
+    stack[k++] = AT_PAGESZ;
+    stack[k++] = 4096;
+    stack[k++] = AT_SECURE;
+    stack[k++] = 1;
+    stack[k++] = AT_NULL;
+    stack[k++] = 0;
+    char **argv = (char **)(void *)stack, **envp = (char **)(void *)(stack + env_at);
+    assert_int_equal(secure_from_stack(1, argv, envp), 1);
+    stack[aux_at + 3] = 0;
+    assert_int_equal(secure_from_stack(1, argv, envp), 0);
+    assert_int_equal(secure_from_stack(2, argv, envp), -1);    /* envp not after argv */
+    assert_int_equal(secure_from_stack(1, argv, NULL), -1);
+    assert_int_equal(secure_from_stack(0, NULL, NULL), -1);
+    stack[aux_at + 2] = AT_HWCAP;                                /* no AT_SECURE at all */
+    assert_int_equal(secure_from_stack(1, argv, envp), -1);
+}
+
 static void test_secure_process_passes_through(void **state)
 {
     (void)state;
@@ -632,6 +708,8 @@ int main(void)
         cmocka_unit_test(test_extreme_expiration),
         cmocka_unit_test(test_killed_writer),
         cmocka_unit_test(test_env_init),
+        cmocka_unit_test(test_env_init_compares),
+        cmocka_unit_test(test_secure_from_stack),
         cmocka_unit_test(test_secure_process_passes_through),
         cmocka_unit_test(test_lazy_request),
         cmocka_unit_test(test_lazy_failure),
