@@ -226,8 +226,24 @@ static int fork_exec(char *const argv[], char *const envp[], pid_t *pid)
     return 0;
 }
 
+static const int forwarded[] = {SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGINT};
+
+/* The forwarded signals (and SIGCHLD) stay blocked from just before the command starts
+ * until the supervisor's handlers are in place: a SIGTERM in between is then forwarded,
+ * not fatal to awsrole-run alone. */
+static void forwarded_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        sigaddset(set, forwarded[i]);
+    sigaddset(set, SIGCHLD);
+}
+
 int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
 {
+    sigset_t block;
+    forwarded_set(&block);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     /* glibc's posix_spawnp clones with CLONE_VFORK: no copy of awsrole-run's memory, and
      * the exec error comes back as the return value, so 126/127 stay exact. Handlers are
      * reset in the child by glibc; ignored signals stay ignored, as across fork + exec. */
@@ -277,8 +293,6 @@ static void on_chld(int sig)
     errno = saved;
 }
 
-static const int forwarded[] = {SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGINT};
-
 int awsr_child_supervise(pid_t pid, const struct awsr_supervisor *sup)
 {
     child_pid = pid;
@@ -295,6 +309,9 @@ int awsr_child_supervise(pid_t pid, const struct awsr_supervisor *sup)
     sc.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigemptyset(&sc.sa_mask);
     sigaction(SIGCHLD, &sc, NULL);
+    sigset_t block;
+    forwarded_set(&block);
+    sigprocmask(SIG_UNBLOCK, &block, NULL);
 
     int status = 0;
     for (;;) {
