@@ -23,6 +23,19 @@ from mock_sts import MockSTS, SEED_MFA_SERIAL, SEED_USER_KEY, SEED_USER_SECRET  
 
 BUILD = os.environ.get("AWSROLE_BUILD", "/work/main/build")
 VALGRIND = os.environ.get("AWSROLE_VALGRIND") == "1"
+
+
+def sanitized(path):
+    """True for a binary built with ASan, UBSan or TSan (check-asan links them statically)."""
+    out = ""
+    for args in (["nm", "-D", "--defined-only", path], ["nm", path]):
+        out += subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True).stdout
+    return "__asan_init" in out or "__ubsan_handle" in out or "__tsan_init" in out
+
+
+SANITIZED = os.path.exists(os.path.join(BUILD, "awsrole-run")) and \
+    sanitized(os.path.join(BUILD, "awsrole-run"))
 VALGRIND_CMD = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                 "--errors-for-leak-kinds=definite", "-q"]
 

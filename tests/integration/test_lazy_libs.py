@@ -6,20 +6,13 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, VALGRIND
+from conftest import BUILD, SANITIZED, VALGRIND
 
 LAUNCHER = os.path.join(BUILD, "awsrole-run")
 ALLOWED = ("libc.so", "libdl.so", "libjansson.so", "libexpat.so", "ld-linux")
 # Sanitizer builds (check-asan links the runtimes statically) bring their own runtime needs.
 SANITIZER_EXTRA = ("libasan.so", "libubsan.so", "libtsan.so", "libm.so", "libgcc_s.so",
                    "libpthread.so", "librt.so", "libstdc++.so")
-
-
-def sanitized(path):
-    out = subprocess.run(["nm", "-D", "--defined-only", path], stdout=subprocess.PIPE,
-                         text=True).stdout + subprocess.run(["nm", path], stdout=subprocess.PIPE,
-                                                            stderr=subprocess.DEVNULL, text=True).stdout
-    return "__asan_init" in out or "__ubsan_handle" in out or "__tsan_init" in out
 
 
 def needed(path):
@@ -37,7 +30,7 @@ def loaded(stderr):
 def test_launcher_links_neither_libcurl_nor_libcrypto():
     libs = needed(LAUNCHER)
     assert libs and not [n for n in libs if "curl" in n or "crypto" in n or "ssl" in n], libs
-    allowed = ALLOWED + (SANITIZER_EXTRA if sanitized(LAUNCHER) else ())
+    allowed = ALLOWED + (SANITIZER_EXTRA if SANITIZED else ())
     assert all(n.startswith(allowed) for n in libs), libs
 
 
