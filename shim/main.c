@@ -534,7 +534,13 @@ static int run_command(struct options *o, struct tree *t)
     /* --server and --also keep the launcher resident even without the preload library:
      * the segment's private directory then holds only the config copy. */
     bool resident = shim || o->server || o->nalso;
+    /* Leftovers of dead launchers are swept while the command runs; only when creating
+     * fails (a full /dev/shm, say) does the sweep come first. */
     if (resident && awsr_segment_create(&t->seg, o->lazy, &err)) {
+        awsr_error_clear(&err);
+        awsr_segment_sweep();
+    }
+    if (resident && !t->seg && awsr_segment_create(&t->seg, o->lazy, &err)) {
         if (o->lazy) {
             awsr_error_print(&err);
             free(shim);
@@ -596,6 +602,8 @@ static int run_command(struct options *o, struct tree *t)
         teardown(t);
         return rc;
     }
+    if (t->seg)
+        awsr_segment_sweep();
     struct awsr_supervisor sup = {
         .next_deadline = next_renewal,
         .on_timer = renew,

@@ -254,16 +254,20 @@ static void copy_field(char *dst, size_t size, const char *src)
     }
 }
 
-int awsr_segment_create(struct awsr_segment **out, bool lazy, struct awsr_error *err)
+void awsr_segment_sweep(void)
 {
-    *out = NULL;
     uid_t uid = geteuid();
     const char *base = runtime_base();
     sweep_shm(uid);
     sweep_dirs(base, uid);
     if (strcmp(base, "/tmp") != 0)
         sweep_dirs("/tmp", uid);
+}
 
+int awsr_segment_create(struct awsr_segment **out, bool lazy, struct awsr_error *err)
+{
+    *out = NULL;
+    const char *base = runtime_base();
     struct awsr_segment *s = calloc(1, sizeof *s);
     if (!s)
         return awsr_error_set(err, AWSR_E_OTHER, "out of memory");

@@ -21,10 +21,14 @@ struct awsr_served {
     const struct awsr_creds *creds;
 };
 
-/* Sweeps what dead launchers left (segments and private directories), then creates a
- * fresh segment (unguessable name, O_EXCL, 0600) and a private 0700 directory for the
- * synthesized credentials file. `lazy`: the tree starts with no credentials and askers
- * wait for the launcher. */
+/* Removes what dead launchers left: segments and private directories whose pid is gone
+ * and whose lock is free. The launcher calls it once the command runs, off the start-up
+ * path. */
+void awsr_segment_sweep(void);
+
+/* Creates a fresh segment (unguessable name, O_EXCL, 0600) and a private 0700 directory
+ * for the synthesized credentials file. `lazy`: the tree starts with no credentials and
+ * askers wait for the launcher. */
 int awsr_segment_create(struct awsr_segment **out, bool lazy, struct awsr_error *err);
 
 /* Value for AWSR_SEGMENT_ENV. */

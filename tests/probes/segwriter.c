@@ -286,6 +286,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "segwriter: %s\n", err.message);
         return 1;
     }
+    awsr_segment_sweep(); /* as the launcher does, once its command runs */
     if (!o.lazy && publish(seg, &o) < 0) {
         awsr_segment_destroy(seg);
         return 1;

@@ -582,9 +582,8 @@ static void test_lazy_launcher_gone(void **state)
     snprintf(path, sizeof path, "/dev/shm/%s", name);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    struct awsr_segment *next = new_segment(false);
+    awsr_segment_sweep();
     assert_int_equal(stat(path, &st), -1);
-    awsr_segment_destroy(next);
 }
 
 static pid_t dead_pid(void)
@@ -633,6 +632,8 @@ static void test_sweep(void **state)
 
     struct awsr_segment *seg = new_segment(false);
     struct stat st;
+    assert_int_equal(stat(shm_dead, &st), 0); /* creating does not sweep */
+    awsr_segment_sweep();
     assert_int_equal(stat(shm_dead, &st), -1);
     assert_int_equal(stat(dir_dead, &st), -1);
     assert_int_equal(stat(tmp_dead, &st), -1);
