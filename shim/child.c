@@ -180,52 +180,6 @@ int awsr_child_exec(char *const argv[], char *const envp[])
     return exec_status(e);
 }
 
-/* fork + execvpe: only for what posix_spawnp does not do, a file without "#!" that
- * execvpe hands to /bin/sh (ENOEXEC). */
-static int fork_exec(char *const argv[], char *const envp[], pid_t *pid)
-{
-    /* The child reports a failed exec through a close-on-exec pipe, so awsrole-run can
-     * answer 126/127 itself instead of a child exit status that looks like the command's. */
-    int p[2];
-    if (pipe2(p, O_CLOEXEC)) {
-        perror("awsrole-run: pipe");
-        return 255;
-    }
-    fflush(NULL);
-    pid_t c = fork();
-    if (c < 0) {
-        perror("awsrole-run: fork");
-        close(p[0]);
-        close(p[1]);
-        return 255;
-    }
-    if (c == 0) {
-        close(p[0]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execvpe(argv[0], argv, envp);
-        int e = errno;
-        ssize_t w = write(p[1], &e, sizeof e);
-        (void)w;
-        _exit(127);
-    }
-    close(p[1]);
-    int e = 0;
-    ssize_t r;
-    do
-        r = read(p[0], &e, sizeof e);
-    while (r < 0 && errno == EINTR);
-    close(p[0]);
-    if (r == (ssize_t)sizeof e) {
-        waitpid(c, NULL, 0);
-        report_exec_error(argv[0], e);
-        return exec_status(e);
-    }
-    *pid = c;
-    return 0;
-}
-
 static const int forwarded[] = {SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGINT};
 
 /* The forwarded signals (and SIGCHLD) stay blocked from just before the command starts
@@ -239,30 +193,39 @@ static void forwarded_set(sigset_t *set)
     sigaddset(set, SIGCHLD);
 }
 
+/* vfork + execvpe: no copy of awsrole-run's memory (the child borrows it until it execs),
+ * PATH search and the "#!"-less script fallback of execvpe, and the exec error handed back
+ * through that shared memory, so 126/127 stay exact. glibc's posix_spawnp would also reset
+ * every signal's disposition in the child, 64 pairs of sigaction calls that cost more than
+ * the rest of the spawn here: awsrole-run has no handler installed at this point (the
+ * supervisor installs them after), so nothing could run in the borrowed memory, and ignored
+ * signals stay ignored across exec, as with fork + exec. */
 int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
 {
-    sigset_t block;
+    sigset_t block, none;
     forwarded_set(&block);
-    sigprocmask(SIG_BLOCK, &block, NULL);
-    /* glibc's posix_spawnp clones with CLONE_VFORK: no copy of awsrole-run's memory, and
-     * the exec error comes back as the return value, so 126/127 stay exact. Handlers are
-     * reset in the child by glibc; ignored signals stay ignored, as across fork + exec. */
-    posix_spawnattr_t at;
-    sigset_t none;
     sigemptyset(&none);
-    if (posix_spawnattr_init(&at) != 0)
-        return fork_exec(argv, envp, pid);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+    sigprocmask(SIG_BLOCK, &block, NULL);
     fflush(NULL);
-    int e = posix_spawnp(pid, argv[0], NULL, &at, argv, envp);
-    posix_spawnattr_destroy(&at);
-    if (e == ENOEXEC)
-        return fork_exec(argv, envp, pid);
-    if (e != 0) {
+    volatile int exec_errno = 0;
+    pid_t c = vfork();
+    if (c == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvpe(argv[0], argv, envp);
+        exec_errno = errno ? errno : ENOEXEC;
+        _exit(127);
+    }
+    if (c < 0) {
+        perror("awsrole-run: vfork");
+        return 255;
+    }
+    if (exec_errno) {
+        int e = exec_errno;
+        waitpid(c, NULL, 0);
         report_exec_error(argv[0], e);
         return exec_status(e);
     }
+    *pid = c;
     return 0;
 }
 

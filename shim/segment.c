@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,27 +102,6 @@ static bool lock_free(int fd)
     return false;
 }
 
-static void sweep_shm(uid_t uid)
-{
-    DIR *d = opendir(SHM_DIR);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long pid = leftover_pid(e->d_name);
-        if (pid < 0 || !pid_gone(pid))
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0)
-            continue;
-        struct stat st;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid && lock_free(fd))
-            unlinkat(dirfd(d), e->d_name, 0);
-        close(fd);
-    }
-    closedir(d);
-}
-
 /* Removes the files (not subdirectories) of a dead launcher's directory, then it. */
 static void remove_private_dir(int parent_fd, const char *name, int fd)
 {
@@ -140,7 +121,8 @@ static void remove_private_dir(int parent_fd, const char *name, int fd)
     unlinkat(parent_fd, name, AT_REMOVEDIR);
 }
 
-static void sweep_dirs(const char *base, uid_t uid)
+/* Removes a dead launcher's segments (regular files) and private directories in `base`. */
+static void sweep(const char *base, uid_t uid)
 {
     DIR *d = opendir(base);
     if (!d)
@@ -150,26 +132,49 @@ static void sweep_dirs(const char *base, uid_t uid)
         long pid = leftover_pid(e->d_name);
         if (pid < 0 || !pid_gone(pid))
             continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
             continue;
         struct stat st;
-        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && lock_free(fd))
-            remove_private_dir(dirfd(d), e->d_name, fd);
+        if (fstat(fd, &st) == 0 && st.st_uid == uid && lock_free(fd)) {
+            if (S_ISREG(st.st_mode))
+                unlinkat(dirfd(d), e->d_name, 0);
+            else if (S_ISDIR(st.st_mode))
+                remove_private_dir(dirfd(d), e->d_name, fd);
+        }
         close(fd);
     }
     closedir(d);
 }
 
+static bool in_memory(const char *path)
+{
+    struct statfs f;
+    return statfs(path, &f) == 0 && (f.f_type == TMPFS_MAGIC || f.f_type == RAMFS_MAGIC);
+}
+
 /* $XDG_RUNTIME_DIR when it is a directory of ours that nobody else can enter. */
-static const char *runtime_base(void)
+static const char *private_runtime_dir(void)
 {
     const char *x = getenv("XDG_RUNTIME_DIR");
     struct stat st;
     if (x && x[0] == '/' && strlen(x) < 256 && lstat(x, &st) == 0 && S_ISDIR(st.st_mode) &&
         st.st_uid == geteuid() && (st.st_mode & 077) == 0)
         return x;
-    return "/tmp";
+    return NULL;
+}
+
+/* Where the private directory goes: somewhere in memory, so that the credentials file
+ * never reaches a disk (and removing it is cheap): $XDG_RUNTIME_DIR when it is a tmpfs
+ * (/run/user/UID), else /dev/shm; on a machine with neither, $XDG_RUNTIME_DIR or /tmp. */
+static const char *runtime_base(void)
+{
+    const char *x = private_runtime_dir();
+    if (x && in_memory(x))
+        return x;
+    if (in_memory(SHM_DIR))
+        return SHM_DIR;
+    return x ? x : "/tmp";
 }
 
 static int make_private_dir(struct awsr_segment *s, const char *base, struct awsr_error *err)
@@ -257,11 +262,11 @@ static void copy_field(char *dst, size_t size, const char *src)
 void awsr_segment_sweep(void)
 {
     uid_t uid = geteuid();
-    const char *base = runtime_base();
-    sweep_shm(uid);
-    sweep_dirs(base, uid);
-    if (strcmp(base, "/tmp") != 0)
-        sweep_dirs("/tmp", uid);
+    const char *x = private_runtime_dir();
+    sweep(SHM_DIR, uid);
+    if (x)
+        sweep(x, uid);
+    sweep("/tmp", uid);
 }
 
 int awsr_segment_create(struct awsr_segment **out, bool lazy, struct awsr_error *err)

@@ -87,6 +87,22 @@ class Tree:
         self.segment = line[1] if len(line) > 1 else ""
         self.launcher = self.p.pid
         self.child = self._child()
+        self._wait_for_sleep()
+
+    def _wait_for_sleep(self):
+        """Until `exec sleep` is over and the preload library has mapped the segment:
+        /proc of a process in the middle of execve shows an empty environment and none
+        of the new image's mappings."""
+        for _ in range(200):
+            try:
+                done = os.readlink("/proc/%d/exe" % self.child).endswith("/sleep") and (
+                    not self.segment or self.segment in read_proc(self.child, "maps").decode())
+            except OSError:
+                done = False
+            if done:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the tree's child never became `sleep` with the segment mapped")
 
     def _child(self):
         for _ in range(100):
@@ -329,8 +345,40 @@ def test_symlink_planted_at_entry_and_lock_paths_is_not_followed(awsenv, sts, tm
 
 # ---- the segment and the runtime directory -----------------------------------------------------
 
+def shm_private_dirs(launcher=None):
+    """Launchers' private directories in /dev/shm (where they go here: the tests'
+    XDG_RUNTIME_DIR is on disk)."""
+    prefix = "awsrole-" if launcher is None else "awsrole-%d-" % launcher
+    return sorted(e for e in os.listdir("/dev/shm")
+                  if e.startswith(prefix) and os.path.isdir(os.path.join("/dev/shm", e)))
+
+
 def runtime_entries(awsenv):
-    return sorted(os.listdir(awsenv.env["XDG_RUNTIME_DIR"]))
+    return sorted(os.listdir(awsenv.env["XDG_RUNTIME_DIR"])) + shm_private_dirs()
+
+
+def child_env(t):
+    """The child's environment (read again while its `exec sleep` is under way)."""
+    for _ in range(100):
+        env = dict(kv.split(b"=", 1) for kv in read_proc(t.child, "environ").split(b"\0")
+                   if b"=" in kv)
+        if b"AWSROLE_SEGMENT" in env:
+            return env
+        time.sleep(0.05)
+    raise AssertionError("no environment for the child")
+
+
+def stop_launcher(t):
+    """SIGTERM to the launcher alone: it forwards it, cleans up and exits."""
+    t.kill(signal.SIGTERM, group=False)
+    assert t.p.wait(timeout=20) == -signal.SIGTERM
+    t.p.stdout.close()
+    t.p.stderr.close()
+
+
+def fs_type(path):
+    return subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def test_segment_and_private_files_are_private_while_running(awsenv, sts, tree_factory):
@@ -340,9 +388,11 @@ def test_segment_and_private_files_are_private_while_running(awsenv, sts, tree_f
     assert st.st_uid == os.geteuid()
     assert stat.S_IMODE(st.st_mode) == 0o600
     assert t.segment.startswith("awsrole-%d-" % t.launcher)
-    runtime = awsenv.env["XDG_RUNTIME_DIR"]
+    (private,) = shm_private_dirs(t.launcher)
+    private = os.path.join("/dev/shm", private)
+    assert stat.S_IMODE(os.lstat(private).st_mode) == 0o700
     found = 0
-    for dirpath, dirnames, filenames in os.walk(runtime):
+    for dirpath, dirnames, filenames in os.walk(private):
         for dn in dirnames:
             assert stat.S_IMODE(os.lstat(os.path.join(dirpath, dn)).st_mode) == 0o700
         for fn in filenames:
@@ -352,6 +402,47 @@ def test_segment_and_private_files_are_private_while_running(awsenv, sts, tree_f
                 found += 1
     assert found >= 1  # the synthesized credentials file
     t.finish()
+
+
+@pytest.mark.parametrize("xdg", ["on-disk", "unset"])
+def test_private_directory_is_in_memory_even_when_xdg_runtime_dir_is_not(awsenv, sts,
+                                                                        tree_factory, xdg):
+    """The synthesized credentials file never reaches a disk: with XDG_RUNTIME_DIR on a disk
+    (as in these tests) or unset, the private directory goes to /dev/shm, not /tmp."""
+    assert fs_type(awsenv.env["XDG_RUNTIME_DIR"]) != "tmpfs"
+    awsenv.seed()
+    args = ["-p", "role-with-mfa", "-t", awsenv.totp()]
+    if xdg == "unset":
+        awsenv.run(args + ["--export"])  # warm the cache, then run without the variable
+        args = ["-p", "role-with-mfa"]
+        del awsenv.env["XDG_RUNTIME_DIR"]
+    t = tree_factory(awsenv, args)
+    copy = child_env(t)[b"AWS_CONFIG_FILE"].decode()
+    (private,) = shm_private_dirs(t.launcher)
+    assert copy == os.path.join("/dev/shm", private, "config")
+    assert fs_type(copy) == "tmpfs"
+    assert os.path.exists(os.path.join("/dev/shm", private, "credentials"))
+    stop_launcher(t)
+    assert not os.path.exists(os.path.dirname(copy))
+
+
+def test_private_directory_in_xdg_runtime_dir_when_it_is_in_memory(awsenv, sts, tree_factory):
+    runtime = tempfile.mkdtemp(prefix="awsr-test-runtime-", dir="/dev/shm")
+    try:
+        os.chmod(runtime, 0o700)
+        awsenv.seed()
+        t = tree_factory(awsenv, ["-p", "role-with-mfa", "-t", awsenv.totp()],
+                         {"XDG_RUNTIME_DIR": runtime})
+        copy = child_env(t)[b"AWS_CONFIG_FILE"].decode()
+        private = os.path.dirname(copy)
+        assert os.path.dirname(private) == runtime
+        assert os.path.basename(private).startswith("awsrole-%d-" % t.launcher)
+        assert stat.S_IMODE(os.lstat(private).st_mode) == 0o700
+        assert not shm_private_dirs(t.launcher)
+        stop_launcher(t)
+        assert os.listdir(runtime) == []
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def leftovers(awsenv, t):

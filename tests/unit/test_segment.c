@@ -53,7 +53,7 @@ static const char *real_env(const char *name)
 static int setup_all(void **state)
 {
     (void)state;
-    snprintf(runtime_dir, sizeof runtime_dir, "/tmp/awsr-test-seg-XXXXXX");
+    snprintf(runtime_dir, sizeof runtime_dir, "/dev/shm/awsr-test-seg-XXXXXX"); /* a tmpfs, like /run/user/UID */
     if (!mkdtemp(runtime_dir))
         return -1;
     chmod(runtime_dir, 0700);
