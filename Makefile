@@ -18,15 +18,18 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
 DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
-# The launcher loads libcurl and libcrypto with dlopen on first use (resolver/curl_dl.c,
-# resolver/crypto.c): a cache hit never pays for loading them. Their SONAMEs come from the
-# development libraries whose headers we compile against.
-LAUNCHER_LIBS := $(shell pkg-config --libs expat jansson 2>/dev/null) -ldl
-soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(1).so 2>/dev/null | awk '/SONAME/{print $$2}')
+# The launcher loads libcurl, libcrypto and expat with dlopen on first use
+# (resolver/curl_dl.c, resolver/crypto.c, resolver/expat_dl.c): a cache hit never pays for
+# loading them. Their SONAMEs come from the development libraries whose headers we compile
+# against.
+LAUNCHER_LIBS := $(shell pkg-config --libs jansson 2>/dev/null) -ldl
+soname = $(shell objdump -p $$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(or $(2),$(1)).so 2>/dev/null | awk '/SONAME/{print $$2}')
 CURL_SONAME   := $(call soname,libcurl)
 CRYPTO_SONAME := $(call soname,libcrypto)
+EXPAT_SONAME  := $(call soname,expat,libexpat)
 $(BUILD)/obj/resolver/curl_dl.o: BASE_CFLAGS += $(if $(CURL_SONAME),-DAWSR_LIBCURL_SONAME='"$(CURL_SONAME)"')
 $(BUILD)/obj/resolver/crypto.o: BASE_CFLAGS += $(if $(CRYPTO_SONAME),-DAWSR_LIBCRYPTO_SONAME='"$(CRYPTO_SONAME)"')
+$(BUILD)/obj/resolver/expat_dl.o: BASE_CFLAGS += $(if $(EXPAT_SONAME),-DAWSR_LIBEXPAT_SONAME='"$(EXPAT_SONAME)"')
 INCLUDES    := -Iresolver -Ishim
 
 # The preload library: libc only, hidden visibility, initial-exec TLS, no sanitizers.

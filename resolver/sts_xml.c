@@ -2,10 +2,10 @@
  * Pure functions over a buffer: no I/O, no globals, bodies never copied into messages. */
 #include "sts_xml.h"
 
+#include "expat_dl.h"
 #include "secmem.h"
 #include "strbuf.h"
 
-#include <expat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,8 @@ enum field {
 };
 
 struct pstate {
+    const struct awsr_expat *x;
+    bool no_parser;            /* libexpat could not be loaded */
     XML_Parser xp;
     const char *op;
     size_t oplen;
@@ -93,7 +95,7 @@ static int field_for_path(const struct pstate *s)
     return -1;
 }
 
-static void stop(struct pstate *s) { XML_StopParser(s->xp, XML_FALSE); }
+static void stop(struct pstate *s) { s->x->StopParser(s->xp, XML_FALSE); }
 
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
@@ -174,7 +176,7 @@ static void pstate_free(struct pstate *s)
         awsr_secret_free(s->val[i]);
     awsr_strbuf_wipe(&s->text);
     if (s->xp)
-        XML_ParserFree(s->xp);
+        s->x->ParserFree(s->xp);
 }
 
 /* Runs expat over the body. 0, or -1 with a short reason in why. */
@@ -194,20 +196,27 @@ static int run_parser(struct pstate *s, const char *body, size_t len, const char
         snprintf(why, whysz, "the body is too large");
         return -1;
     }
+    const char *unloadable = NULL;
+    const struct awsr_expat *x = s->x = awsr_expat(&unloadable);
+    if (!x) {
+        s->no_parser = true;
+        snprintf(why, whysz, "%s", unloadable);
+        return -1;
+    }
     /* The response holds the new secret key and token: expat's buffers are wiped. */
     static const XML_Memory_Handling_Suite wiping = {awsr_secmem_malloc, awsr_secmem_realloc,
                                                      awsr_secmem_free};
-    s->xp = XML_ParserCreate_MM("UTF-8", &wiping, NULL);
+    s->xp = x->ParserCreate_MM("UTF-8", &wiping, NULL);
     if (!s->xp) {
         snprintf(why, whysz, "out of memory");
         return -1;
     }
-    XML_SetUserData(s->xp, s);
-    XML_SetElementHandler(s->xp, on_start, on_end);
-    XML_SetCharacterDataHandler(s->xp, on_text);
-    XML_SetStartDoctypeDeclHandler(s->xp, on_doctype);
-    XML_SetParamEntityParsing(s->xp, XML_PARAM_ENTITY_PARSING_NEVER);
-    if (XML_Parse(s->xp, body, (int)len, XML_TRUE) == XML_STATUS_OK)
+    x->SetUserData(s->xp, s);
+    x->SetElementHandler(s->xp, on_start, on_end);
+    x->SetCharacterDataHandler(s->xp, on_text);
+    x->SetStartDoctypeDeclHandler(s->xp, on_doctype);
+    x->SetParamEntityParsing(s->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    if (x->Parse(s->xp, body, (int)len, XML_TRUE) == XML_STATUS_OK)
         return 0;
     if (s->failed_alloc)
         snprintf(why, whysz, "out of memory");
@@ -217,8 +226,8 @@ static int run_parser(struct pstate *s, const char *body, size_t len, const char
         snprintf(why, whysz, "it holds a DOCTYPE");
     else
         snprintf(why, whysz, "not well-formed XML (%s at line %lu)",
-                 XML_ErrorString(XML_GetErrorCode(s->xp)),
-                 (unsigned long)XML_GetCurrentLineNumber(s->xp));
+                 x->ErrorString(x->GetErrorCode(s->xp)),
+                 (unsigned long)x->GetCurrentLineNumber(s->xp));
     return -1;
 }
 
@@ -254,6 +263,9 @@ int awsr_sts_parse_response(const char *body, size_t len, const char *op,
     bool want_identity = strcmp(op, "GetCallerIdentity") == 0;
     if (run_parser(&s, body, len, op, why, sizeof why) != 0) {
         pstate_free(&s);
+        if (s.no_parser)
+            return awsr_error_set(err, AWSR_E_OTHER, "cannot read STS's answer to %s: %s; "
+                                  "install expat (Debian: libexpat1)", op, why);
         return malformed(err, op, why);
     }
 
@@ -322,6 +334,11 @@ int awsr_sts_parse_error(const char *body, size_t len, long status, const char *
     struct pstate s;
     char why[256];
     int prc = run_parser(&s, body, len, op, why, sizeof why);
+    if (prc != 0 && s.no_parser) {
+        pstate_free(&s);
+        return awsr_error_set(err, AWSR_E_OTHER, "cannot read STS's answer to %s (HTTP %ld): "
+                              "%s; install expat (Debian: libexpat1)", op, status, why);
+    }
     if (prc != 0 || !s.seen_error) {
         /* empty, HTML or some other text: botocore's generic error */
         char code[32];
