@@ -35,7 +35,10 @@ INCLUDES    := -Iresolver -Ishim
 # The preload library: libc only, hidden visibility, initial-exec TLS, no sanitizers.
 SHIM_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden \
                -ftls-model=initial-exec -fno-stack-protector -Ishim $(SHIM_EXTRA_CFLAGS)
-SHIM_LDFLAGS := -shared -nodefaultlibs -nostartfiles -Wl,-z,relro -Wl,-Bsymbolic-functions -Wl,--no-undefined \
+# -z noseparate-code: the headers, code and read-only data share one mapping (5 pages)
+# instead of three, so every process of the tree pays two mmaps and two page faults less
+# (a fault costs 13 us on the VMs the budgets are measured on).
+SHIM_LDFLAGS := -shared -nodefaultlibs -nostartfiles -Wl,-z,noseparate-code -Wl,-z,relro -Wl,-Bsymbolic-functions -Wl,--no-undefined \
                 -Wl,--version-script=shim/preload/exports.map
 # Size over speed off the getenv path (the file wrappers, path matching, the segment reader):
 # each page of code the shim saves is one page less resident in every process of a tree.

@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ struct awsr_segment {
     bool lazy;
     bool request_taken;
     uint64_t generation;
+    uint32_t used[2]; /* bytes of each slot written so far; the rest is still zero */
     char name[AWSR_SEG_NAME_MAX];
     char dir[AWSR_SEG_PATH_MAX - 64]; /* leaves room for "/credentials.tmp-..." */
     char cred_path[AWSR_SEG_PATH_MAX];
@@ -302,6 +304,9 @@ int awsr_segment_create(struct awsr_segment **out, bool lazy, struct awsr_error 
     m->hdr.size = (uint32_t)sizeof *m;
     m->hdr.writer_pid = (int32_t)getpid();
     m->hdr.flags = lazy ? AWSR_SEG_F_LAZY : 0;
+    /* The first generation goes to slot 0, on the header's page: a reader then touches
+     * one page of the segment, not two. */
+    m->hdr.current = 1;
     if (lazy)
         copy_field(m->hdr.request_path, sizeof m->hdr.request_path, s->fifo_path);
     __atomic_store_n(&m->hdr.magic, AWSR_SEG_MAGIC, __ATOMIC_RELEASE);
@@ -403,8 +408,14 @@ int awsr_segment_publish(struct awsr_segment *seg, const char *region,
     uint32_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
     seq |= 1; /* odd: a reader that raced the flip retries */
     __atomic_store_n(&slot->seq, seq, __ATOMIC_RELAXED);
-    /* Everything after seq, word by word. */
-    awsr_seg_store_words((char *)slot + 8, (char *)fresh + 8, sizeof *slot - 8);
+    /* Everything after seq, word by word, up to the token's last word (the token comes
+     * last; the rest of the slot is zero), or further when an earlier generation in this
+     * slot was longer: untouched pages of the segment are never faulted in. */
+    size_t tok = c->session_token ? strlen(c->session_token) : 0;
+    size_t end = offsetof(struct awsr_seg_slot, session_token) + ((tok + 8) & ~(size_t)7);
+    size_t n = end > seg->used[cur ^ 1] ? end : seg->used[cur ^ 1];
+    awsr_seg_store_words((char *)slot + 8, (char *)fresh + 8, n - 8);
+    seg->used[cur ^ 1] = (uint32_t)end;
     __atomic_store_n(&slot->seq, seq + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&m->hdr.current, cur ^ 1, __ATOMIC_RELEASE);
     __atomic_store_n(&m->hdr.generation, fresh->generation, __ATOMIC_RELEASE);
@@ -452,14 +463,16 @@ bool awsr_segment_take_request(struct awsr_segment *seg)
 
 /* Leaves both slots odd (readers never accept them again) and zeroed, and tells any
  * waiting asker to stop: processes that outlive the launcher keep their own copies. */
-static void wipe_map(struct awsr_seg *m)
+static void wipe_map(struct awsr_segment *seg)
 {
+    struct awsr_seg *m = seg->map;
     for (int i = 0; i < 2; i++) {
         struct awsr_seg_slot *slot = &m->slot[i];
         uint32_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED) | 1;
         __atomic_store_n(&slot->seq, seq, __ATOMIC_RELAXED);
         static const struct awsr_seg_slot zero;
-        awsr_seg_store_words((char *)slot + 8, (const char *)&zero + 8, sizeof *slot - 8);
+        if (seg->used[i] > 8) /* beyond it the slot was never written */
+            awsr_seg_store_words((char *)slot + 8, (const char *)&zero + 8, seg->used[i] - 8);
     }
     __atomic_or_fetch(&m->hdr.flags, AWSR_SEG_F_FAILED, __ATOMIC_RELEASE);
     wake_all(m);
@@ -472,7 +485,7 @@ void awsr_segment_destroy(struct awsr_segment *seg)
     bool owner = seg->owner == getpid();
     if (seg->map) {
         if (owner)
-            wipe_map(seg->map);
+            wipe_map(seg);
         munmap(seg->map, sizeof *seg->map);
     }
     if (owner && seg->name[0]) {

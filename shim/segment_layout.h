@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define AWSR_SEG_MAGIC   UINT64_C(0x3147455352535741) /* "AWSRSEG1" little-endian */
-#define AWSR_SEG_VERSION 1u
+#define AWSR_SEG_VERSION 2u
 
 /* Segment names: "awsrole-<launcher pid>-<32 hex>", carried in AWSROLE_SEGMENT (the same
  * name as AWSR_SEGMENT_ENV in segment.h); readers open /dev/shm/<name>. The launcher holds
@@ -49,11 +49,13 @@ struct awsr_seg_slot {
     uint64_t reserved0;
     char access_key_id[AWSR_SEG_AKID_MAX];
     char secret_access_key[AWSR_SEG_SECRET_MAX];
-    char session_token[AWSR_SEG_TOKEN_MAX];
     char expiration_text[AWSR_SEG_EXPIRY_MAX];
     char region[AWSR_SEG_REGION_MAX];
     char profile[AWSR_SEG_PROFILE_MAX];
     char credentials_path[AWSR_SEG_PATH_MAX]; /* the synthesized credentials file */
+    /* Last, so that a reader's copy of a slot with a token of today's size (1-2 KiB)
+     * ends within its first page. */
+    char session_token[AWSR_SEG_TOKEN_MAX];
     char reserved1[896];
 };
 
@@ -83,11 +85,11 @@ _Static_assert(offsetof(struct awsr_seg_slot, generation) == 8, "slot.generation
 _Static_assert(offsetof(struct awsr_seg_slot, expiration) == 16, "slot.expiration");
 _Static_assert(offsetof(struct awsr_seg_slot, access_key_id) == 32, "slot.akid");
 _Static_assert(offsetof(struct awsr_seg_slot, secret_access_key) == 160, "slot.secret");
-_Static_assert(offsetof(struct awsr_seg_slot, session_token) == 288, "slot.token");
-_Static_assert(offsetof(struct awsr_seg_slot, expiration_text) == 4384, "slot.exptext");
-_Static_assert(offsetof(struct awsr_seg_slot, region) == 4416, "slot.region");
-_Static_assert(offsetof(struct awsr_seg_slot, profile) == 4480, "slot.profile");
-_Static_assert(offsetof(struct awsr_seg_slot, credentials_path) == 4736, "slot.path");
+_Static_assert(offsetof(struct awsr_seg_slot, expiration_text) == 288, "slot.exptext");
+_Static_assert(offsetof(struct awsr_seg_slot, region) == 320, "slot.region");
+_Static_assert(offsetof(struct awsr_seg_slot, profile) == 384, "slot.profile");
+_Static_assert(offsetof(struct awsr_seg_slot, credentials_path) == 640, "slot.path");
+_Static_assert(offsetof(struct awsr_seg_slot, session_token) == 1152, "slot.token");
 _Static_assert(sizeof(struct awsr_seg_header) == 1024, "header size");
 _Static_assert(offsetof(struct awsr_seg_header, version) == 8, "hdr.version");
 _Static_assert(offsetof(struct awsr_seg_header, size) == 12, "hdr.size");

@@ -32,8 +32,8 @@ int awsr_seg_wait_seconds = 120;
 #define WAIT_SECONDS 120 /* a human typing an MFA code */
 #endif
 
-#define SNAP_SIZE (((sizeof(struct awsr_seg_slot) + sizeof(struct awsr_snap_lens)) + 4095) & \
-                   ~(size_t)4095)
+#define SNAP_SIZE AWSR_SNAP_SIZE
+_Static_assert(sizeof(struct awsr_snap_lens) <= AWSR_SNAP_LENS_ROOM, "lens fit before the copy");
 
 enum { SEG_UNTRIED = 0, SEG_ATTACHED = 1, SEG_ABSENT = 2 };
 
@@ -348,7 +348,8 @@ static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
     if (blk == MAP_FAILED)
         return NULL;
     raw_madvise(blk, SNAP_SIZE, MADV_DONTDUMP);
-    struct awsr_seg_slot *copy = blk;
+    struct awsr_seg_slot *copy = (struct awsr_seg_slot *)(void *)((char *)blk + AWSR_SNAP_LENS_ROOM);
+    struct awsr_snap_lens *lens = blk;
     for (int tries = 0; tries < 64; tries++) {
         if (tries >= 16)
             raw_yield();
@@ -359,7 +360,6 @@ static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
             continue;
         awsr_seg_load_words((char *)copy + 8, (const char *)s + 8,
                             offsetof(struct awsr_seg_slot, access_key_id) - 8);
-        struct awsr_snap_lens *lens = (struct awsr_snap_lens *)(void *)(copy + 1);
         lens->access_key_id = COPY_FIELD(copy, s, access_key_id);
         lens->secret_access_key = COPY_FIELD(copy, s, secret_access_key);
         lens->session_token = COPY_FIELD(copy, s, session_token);
@@ -472,14 +472,14 @@ static const struct awsr_seg_slot *snapshot(int64_t now, bool may_ask, const cha
     if (!fresh)
         return snap;
     if (snap && fresh->generation <= snap->generation) {
-        raw_munmap(fresh, SNAP_SIZE);
+        raw_munmap(awsr_seg_snapshot_block(fresh), SNAP_SIZE);
         return snap;
     }
     const struct awsr_seg_slot *expected = snap;
     if (__atomic_compare_exchange_n(&g_snap, &expected, fresh, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return fresh;
-    raw_munmap(fresh, SNAP_SIZE); /* another thread published first: use its block */
+    raw_munmap(awsr_seg_snapshot_block(fresh), SNAP_SIZE); /* another thread was first */
     return expected;
 }
 

@@ -33,16 +33,27 @@ AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_
 AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot_at_start(const char *seg_name);
 
 /* Lengths of a snapshot's strings, recorded while copying them (so the constructor can
- * compare environ values length-first). They live in the private block just after the
- * slot copy, never in the segment. */
+ * compare environ values length-first). They live at the start of the private block, just
+ * before the slot copy (on the page the copy's strings start on), never in the segment. */
 struct awsr_snap_lens {
     uint32_t access_key_id, secret_access_key, session_token, expiration_text, region;
 };
 
+#define AWSR_SNAP_LENS_ROOM 64 /* keeps the slot copy 64-byte aligned */
+
 static inline const struct awsr_snap_lens *awsr_seg_snapshot_lens(const struct awsr_seg_slot *s)
 {
-    return (const struct awsr_snap_lens *)(const void *)(s + 1);
+    return (const struct awsr_snap_lens *)(const void *)((const char *)s - AWSR_SNAP_LENS_ROOM);
 }
+
+/* The private block a snapshot lives in (what was mmap'ed: AWSR_SNAP_SIZE bytes). */
+static inline void *awsr_seg_snapshot_block(const struct awsr_seg_slot *s)
+{
+    return (void *)((const char *)s - AWSR_SNAP_LENS_ROOM);
+}
+
+#define AWSR_SNAP_SIZE \
+    ((AWSR_SNAP_LENS_ROOM + sizeof(struct awsr_seg_slot) + 4095) & ~(size_t)4095)
 
 #ifdef AWSR_SHIM_TESTING
 /* Forgets the attachment and the snapshot (mappings leak; tests only). */

@@ -3,11 +3,12 @@
 # launcher or the shim being buildable.
 BENCH_DIR := $(BUILD)/bench
 BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
-BENCH_PROGS := spawn_timer getenv_loop files_loop tree_bench short_child rss_probe
+BENCH_PROGS := spawn_timer getenv_loop files_loop tree_bench short_child rss_probe machine_costs
 
 .PHONY: bench-drivers
 bench-drivers: $(addprefix $(BENCH_DIR)/,$(BENCH_PROGS)) $(BENCH_DIR)/libempty_preload.so \
-               $(BENCH_DIR)/hello_libc $(BENCH_DIR)/hello_crypto $(BENCH_DIR)/hello_curl
+               $(BENCH_DIR)/hello_libc $(BENCH_DIR)/hello_crypto $(BENCH_DIR)/hello_curl \
+               $(BENCH_DIR)/hello_static
 
 $(addprefix $(BENCH_DIR)/,$(BENCH_PROGS)): $(BENCH_DIR)/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -31,3 +32,9 @@ $(BENCH_DIR)/hello_crypto: tests/bench/hello.c
 $(BENCH_DIR)/hello_curl: tests/bench/hello.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -Wl,--no-as-needed $(shell pkg-config --libs libcurl)
+
+# The same empty program linked statically: no dynamic loader at all, so spawning it costs
+# what the kernel charges for fork + exec + exit + wait, the floor of any launcher.
+$(BENCH_DIR)/hello_static: tests/bench/hello.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -static -o $@ $<

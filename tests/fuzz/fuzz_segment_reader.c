@@ -224,9 +224,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const void *freed[4];
     size_t nfreed = 0;
     const struct awsr_seg_slot *last = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE);
-    release(snap1, SNAP_SIZE, freed, &nfreed);
-    release(snap2, SNAP_SIZE, freed, &nfreed);
-    release(last, SNAP_SIZE, freed, &nfreed);
+    release(snap1 ? awsr_seg_snapshot_block(snap1) : NULL, AWSR_SNAP_SIZE, freed, &nfreed);
+    release(snap2 ? awsr_seg_snapshot_block(snap2) : NULL, AWSR_SNAP_SIZE, freed, &nfreed);
+    release(last ? awsr_seg_snapshot_block(last) : NULL, AWSR_SNAP_SIZE, freed, &nfreed);
     release(m, SEG, freed, &nfreed);
     awsr_seg_reset_for_tests();
     t_snap = NULL;

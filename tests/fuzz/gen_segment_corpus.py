@@ -21,12 +21,12 @@ def slot(gen, seq=2, exp=4102444800, akid="ASIAFUZZ0000000000001", secret="fuzz/
          token="IQoJb3JpZ2luX2VjE" + "t" * 900, exptext="2100-01-01T00:00:00Z",
          region="eu-west-1", profile="dev", path="/run/user/0/awsrole-1/credentials"):
     s = struct.pack("<IIQqQ", seq, 0, gen, exp, 0)
-    s += field(akid, 128) + field(secret, 128) + field(token, 4096) + field(exptext, 32)
-    s += field(region, 64) + field(profile, 256) + field(path, 512)
+    s += field(akid, 128) + field(secret, 128) + field(exptext, 32) + field(region, 64)
+    s += field(profile, 256) + field(path, 512) + field(token, 4096)
     return s.ljust(SLOT, b"\0")
 
 
-def header(current=0, flags=0, magic=MAGIC, version=1, size=SEG, gen=1, req=""):
+def header(current=0, flags=0, magic=MAGIC, version=2, size=SEG, gen=1, req=""):
     h = struct.pack("<QIIiIIIQ", magic, version, size, 1234, flags, current, 0, gen)
     h = h.ljust(64, b"\0") + field(req, 512)
     return h.ljust(HDR, b"\0")
@@ -50,7 +50,7 @@ def main():
         "unterminated": image(header(0), slot(1, akid=full, secret=full, token=full, exptext=full,
                                                 region=full, profile=full, path=full)),
         "extreme_expiry": image(header(0), slot(1, exp=-(2 ** 63))) + image(header(0), slot(2, exp=2 ** 63 - 1)),
-        "bad_version": image(header(0, version=2), slot(1)),
+        "bad_version": image(header(0, version=1), slot(1)),
         "bad_size": image(header(0, size=SEG - 8), slot(1)),
         "bad_magic": image(header(0, magic=0), slot(1)),
         "short": header(0)[:40],

@@ -136,7 +136,9 @@ static void test_layout(void **state)
     assert_int_equal(sizeof(struct awsr_seg_header), 1024);
     assert_int_equal(sizeof(struct awsr_seg_slot), 6144);
     assert_int_equal(offsetof(struct awsr_seg, slot[1]), 1024 + 6144);
-    assert_int_equal(offsetof(struct awsr_seg_slot, session_token), 288);
+    assert_int_equal(offsetof(struct awsr_seg_slot, session_token), 1152);
+    /* A reader's snapshot of a slot with a 2 KiB token fits in one page. */
+    assert_true(AWSR_SNAP_LENS_ROOM + offsetof(struct awsr_seg_slot, session_token) + 2048 <= 4096);
     assert_true(AWSR_SEG_TOKEN_MAX >= 2048);
     uint64_t magic = AWSR_SEG_MAGIC;
     assert_memory_equal(&magic, "AWSRSEG1", 8); /* little-endian hosts */
