@@ -1,6 +1,8 @@
 /* creds.c - credentials values: copies, secure wiping, expiry and ISO 8601 times. */
 #include "creds.h"
 
+#include "utc.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -80,9 +82,10 @@ bool awsr_creds_expiring(const struct awsr_creds *c, time_t now, long margin)
 
 void awsr_time_format(time_t t, char *buf, size_t bufsz)
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct awsr_utc u;
+    awsr_time_to_utc(t, &u);
+    snprintf(buf, bufsz, "%04lld-%02d-%02dT%02d:%02d:%02dZ", u.year, u.month, u.day, u.hour,
+             u.min, u.sec);
 }
 
 static int digits(const char **p, int n, int *out)
@@ -138,11 +141,7 @@ int awsr_time_parse(const char *s, time_t *out)
     }
     if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = se};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *out = t - offset;
+    struct awsr_utc u = {.year = y, .month = mo, .day = d, .hour = h, .min = mi, .sec = se};
+    *out = awsr_utc_to_time(&u) - offset;
     return 0;
 }

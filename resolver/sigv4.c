@@ -9,6 +9,7 @@
 
 #include "crypto.h"
 #include "strbuf.h"
+#include "utc.h"
 
 static void secure_free(char *s)
 {
@@ -321,12 +322,14 @@ int awsr_sigv4_sign(const struct awsr_sigv4_request *rq, struct awsr_sigv4_resul
         !rq->secret_access_key || (rq->n_headers && !rq->headers))
         return -1;
 
-    struct tm tm;
+    struct awsr_utc u;
     char amzdate[32], date[16], payload[65];
-    if (!gmtime_r(&rq->timestamp, &tm))
+    awsr_time_to_utc(rq->timestamp, &u);
+    if (u.year < 0 || u.year > 9999)
         return -1;
-    strftime(amzdate, sizeof amzdate, "%Y%m%dT%H%M%SZ", &tm);
-    strftime(date, sizeof date, "%Y%m%d", &tm);
+    snprintf(amzdate, sizeof amzdate, "%04lld%02d%02dT%02d%02d%02dZ", u.year, u.month, u.day,
+             u.hour, u.min, u.sec);
+    snprintf(date, sizeof date, "%.8s", amzdate);
     awsr_sha256_hex(rq->body, rq->body ? rq->body_len : 0, payload);
     if (!payload[0]) /* libcrypto could not be loaded */
         return -1;

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "sigv4.h"
 #include "sts_xml.h"
+#include "utc.h"
 
 #ifndef AWSR_VERSION
 #define AWSR_VERSION "0"
@@ -343,14 +344,14 @@ static bool auth_error(const char *code)
 static time_t server_time_in_message(const char *msg)
 {
     for (const char *p = strchr(msg, '('); p; p = strchr(p + 1, '(')) {
-        struct tm tm = {0};
+        int y = 0;
+        struct awsr_utc u = {0};
         char z = 0;
-        if (sscanf(p + 1, "%4d%2d%2dT%2d%2d%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) == 7 &&
+        if (sscanf(p + 1, "%4d%2d%2dT%2d%2d%2d%c", &y, &u.month, &u.day, &u.hour, &u.min,
+                   &u.sec, &z) == 7 &&
             z == 'Z' && (!strncmp(p + 17, " - 15 min.)", 11) || !strncmp(p + 17, " + 15 min.)", 11))) {
-            tm.tm_year -= 1900;
-            tm.tm_mon -= 1;
-            return timegm(&tm);
+            u.year = y;
+            return awsr_utc_to_time(&u);
         }
     }
     return 0;

@@ -4,7 +4,8 @@
 PROBE_DIR := $(BUILD)/probes
 PROBE_SEG_OBJ := $(BUILD)/obj/shim/segment.o $(BUILD)/obj/shim/credfile.o \
                  $(BUILD)/obj/resolver/creds.o $(BUILD)/obj/resolver/error.o \
-                 $(BUILD)/obj/resolver/strbuf.o $(BUILD)/obj/resolver/utf8.o
+                 $(BUILD)/obj/resolver/strbuf.o $(BUILD)/obj/resolver/utf8.o \
+                 $(BUILD)/obj/resolver/utc.o
 PROBE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
 # Reader sources compiled straight into test binaries (no preload, no constructor).
 SHIM_READER_SRC := shim/preload/segment_read.c shim/preload/env.c
@@ -47,12 +48,12 @@ TSAN_DIR := $(BUILD)/tsan
 TSAN_FLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fsanitize=thread -pthread \
               -DAWSR_SHIM_TESTING -Dgetenv=awsr_test_getenv -Dsecure_getenv=awsr_test_secure_getenv
 $(TSAN_DIR)/race_test: tests/probes/race_test.c shim/segment.c shim/credfile.c \
-                       resolver/creds.c resolver/error.c resolver/strbuf.c resolver/utf8.c \
+                       resolver/creds.c resolver/error.c resolver/strbuf.c resolver/utf8.c resolver/utc.c \
                        $(SHIM_READER_SRC) shim/segment_layout.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_FLAGS) $(INCLUDES) -Ishim/preload $(DEP_CFLAGS) -o $@ \
 	    tests/probes/race_test.c $(SHIM_READER_SRC) shim/segment.c shim/credfile.c \
-	    resolver/creds.c resolver/error.c resolver/strbuf.c resolver/utf8.c $(DEP_LIBS)
+	    resolver/creds.c resolver/error.c resolver/strbuf.c resolver/utf8.c resolver/utc.c $(DEP_LIBS)
 
 tsan-tests: $(TSAN_DIR)/race_test
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(TSAN_DIR)/race_test
