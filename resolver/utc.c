@@ -30,6 +30,9 @@ static void civil_from_days(int64_t z, struct awsr_utc *u)
 
 time_t awsr_utc_to_time(const struct awsr_utc *u)
 {
+    /* Far beyond any date AWS writes, and where the day count would overflow. */
+    if (u->year < -AWSR_UTC_YEAR_MAX || u->year > AWSR_UTC_YEAR_MAX)
+        return (time_t)-1;
     /* Months outside 1-12 carry into the year first, as timegm does. */
     int64_t m = u->month - 1, y = u->year + (m >= 0 ? m / 12 : (m - 11) / 12);
     m -= (m >= 0 ? m / 12 : (m - 11) / 12) * 12;
@@ -40,8 +43,11 @@ time_t awsr_utc_to_time(const struct awsr_utc *u)
 void awsr_time_to_utc(time_t t, struct awsr_utc *u)
 {
     int64_t s = (int64_t)t;
-    int64_t days = (s >= 0 ? s : s - 86399) / 86400;
-    int64_t rem = s - days * 86400;
+    int64_t days = s / 86400, rem = s % 86400; /* floor division, no overflow at the ends */
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
     civil_from_days(days, u);
     u->hour = (int)(rem / 3600);
     u->min = (int)(rem % 3600 / 60);

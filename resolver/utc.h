@@ -13,7 +13,10 @@ struct awsr_utc {
     int hour, min, sec;
 };
 
-/* Like timegm: out-of-range fields carry over (February 30 is March 1 or 2). */
+#define AWSR_UTC_YEAR_MAX 100000000LL
+
+/* Like timegm: out-of-range fields carry over (February 30 is March 1 or 2). (time_t)-1
+ * for a year beyond +-AWSR_UTC_YEAR_MAX. */
 time_t awsr_utc_to_time(const struct awsr_utc *u);
 void awsr_time_to_utc(time_t t, struct awsr_utc *u);
 

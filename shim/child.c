@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,33 +193,57 @@ static void forwarded_set(sigset_t *set)
 }
 
 /* vfork + execvpe: no copy of awsrole-run's memory (the child borrows it until it execs),
- * PATH search and the "#!"-less script fallback of execvpe, and the exec error handed back
- * through that shared memory, so 126/127 stay exact. glibc's posix_spawnp would also reset
- * every signal's disposition in the child, 64 pairs of sigaction calls that cost more than
- * the rest of the spawn here: awsrole-run has no handler installed at this point (the
- * supervisor installs them after), so nothing could run in the borrowed memory, and ignored
- * signals stay ignored across exec, as with fork + exec. */
+ * and PATH search and the "#!"-less script fallback of execvpe. glibc's posix_spawnp would
+ * also reset every signal's disposition in the child, 64 pairs of sigaction calls that
+ * cost more than the rest of the spawn here: awsrole-run has no handler installed at this
+ * point (the supervisor installs them after), so nothing could run in the borrowed memory,
+ * and ignored signals stay ignored across exec, as with fork + exec. The exec error comes
+ * back through a close-on-exec pipe (also where vfork is a fork: valgrind), so 126/127
+ * stay exact. The child calls only through pointers taken before vfork: a first call
+ * through the PLT would run the dynamic linker's lazy binding in the borrowed memory. */
+typedef int (*exec_fn)(const char *, char *const[], char *const[]);
+typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef void (*exit_fn)(int);
+
 int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
 {
+    exec_fn volatile do_exec = execvpe;
+    mask_fn volatile do_mask = sigprocmask;
+    write_fn volatile do_write = write;
+    exit_fn volatile do_exit = _exit;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC)) {
+        perror("awsrole-run: pipe");
+        return 255;
+    }
     sigset_t block, none;
     forwarded_set(&block);
     sigemptyset(&none);
     sigprocmask(SIG_BLOCK, &block, NULL);
     fflush(NULL);
-    volatile int exec_errno = 0;
     pid_t c = vfork();
     if (c == 0) {
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execvpe(argv[0], argv, envp);
-        exec_errno = errno ? errno : ENOEXEC;
-        _exit(127);
+        do_mask(SIG_SETMASK, &none, NULL);
+        do_exec(argv[0], argv, envp);
+        int e = errno;
+        ssize_t w = do_write(p[1], &e, sizeof e);
+        (void)w;
+        do_exit(127);
     }
+    close(p[1]);
     if (c < 0) {
         perror("awsrole-run: vfork");
+        close(p[0]);
         return 255;
     }
-    if (exec_errno) {
-        int e = exec_errno;
+    int e = 0;
+    ssize_t r;
+    do
+        r = read(p[0], &e, sizeof e);
+    while (r < 0 && errno == EINTR);
+    close(p[0]);
+    if (r == (ssize_t)sizeof e) {
         waitpid(c, NULL, 0);
         report_exec_error(argv[0], e);
         return exec_status(e);
@@ -275,6 +298,8 @@ int awsr_child_supervise(pid_t pid, const struct awsr_supervisor *sup)
     sigset_t block;
     forwarded_set(&block);
     sigprocmask(SIG_UNBLOCK, &block, NULL);
+    if (sup->on_start)
+        sup->on_start(sup->ctx);
 
     int status = 0;
     for (;;) {

@@ -50,6 +50,7 @@ struct awsr_supervisor {
     void (*on_watch)(void *ctx);
     int watch_fd2;                       /* -1: none */
     void (*on_watch2)(void *ctx);
+    void (*on_start)(void *ctx);         /* once, when the handlers are in place; or NULL */
     void *ctx;
 };
 

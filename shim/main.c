@@ -421,6 +421,15 @@ static void on_server(void *ctx)
 }
 
 /* Stops the endpoint, removes the config copy, then the segment (and its directory). */
+/* Leftovers of dead launchers are swept while the command runs, once signals are
+ * forwarded and lazy requests served. */
+static void sweep_leftovers(void *ctx)
+{
+    struct tree *t = ctx;
+    if (t->seg)
+        awsr_segment_sweep();
+}
+
 static void teardown(struct tree *t)
 {
     awsr_server_stop(t->srv);
@@ -602,8 +611,6 @@ static int run_command(struct options *o, struct tree *t)
         teardown(t);
         return rc;
     }
-    if (t->seg)
-        awsr_segment_sweep();
     struct awsr_supervisor sup = {
         .next_deadline = next_renewal,
         .on_timer = renew,
@@ -611,6 +618,7 @@ static int run_command(struct options *o, struct tree *t)
         .on_watch = on_lazy_request,
         .watch_fd2 = t->srv ? awsr_server_fd(t->srv) : -1,
         .on_watch2 = on_server,
+        .on_start = sweep_leftovers,
         .ctx = t,
     };
     int status = awsr_child_supervise(pid, &sup);

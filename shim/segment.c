@@ -123,12 +123,17 @@ static void remove_private_dir(int parent_fd, const char *name, int fd)
     unlinkat(parent_fd, name, AT_REMOVEDIR);
 }
 
-/* Removes a dead launcher's segments (regular files) and private directories in `base`. */
+/* Removes a dead launcher's segments (regular files) and private directories in `base`.
+ * Entries changed in the last SWEEP_MIN_AGE seconds are left alone: a launcher in another
+ * pid namespace (its pid looks gone from here) may be between creating one and locking it. */
+#define SWEEP_MIN_AGE 10
+
 static void sweep(const char *base, uid_t uid)
 {
     DIR *d = opendir(base);
     if (!d)
         return;
+    time_t young = time(NULL) - SWEEP_MIN_AGE;
     struct dirent *e;
     while ((e = readdir(d))) {
         long pid = leftover_pid(e->d_name);
@@ -138,7 +143,8 @@ static void sweep(const char *base, uid_t uid)
         if (fd < 0)
             continue;
         struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_uid == uid && lock_free(fd)) {
+        if (fstat(fd, &st) == 0 && st.st_uid == uid && st.st_mtime <= young &&
+            lock_free(fd)) {
             if (S_ISREG(st.st_mode))
                 unlinkat(dirfd(d), e->d_name, 0);
             else if (S_ISDIR(st.st_mode))
@@ -166,17 +172,32 @@ static const char *private_runtime_dir(void)
     return NULL;
 }
 
+/* A shared directory (/dev/shm, /tmp) where nobody else can rename or remove our
+ * private directory: owned by root or us, and sticky when others may write to it. (In a
+ * non-sticky one, another user could rename ours away and plant a look-alike whose
+ * config copy runs their credential_process.) */
+static bool shared_dir_safe(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+           (st.st_uid == 0 || st.st_uid == geteuid()) &&
+           (!(st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_mode & S_ISVTX));
+}
+
 /* Where the private directory goes: somewhere in memory, so that the credentials file
  * never reaches a disk (and removing it is cheap): $XDG_RUNTIME_DIR when it is a tmpfs
- * (/run/user/UID), else /dev/shm; on a machine with neither, $XDG_RUNTIME_DIR or /tmp. */
+ * (/run/user/UID), else /dev/shm; on a machine with neither, $XDG_RUNTIME_DIR or /tmp.
+ * NULL when none of them is safe. */
 static const char *runtime_base(void)
 {
     const char *x = private_runtime_dir();
     if (x && in_memory(x))
         return x;
-    if (in_memory(SHM_DIR))
+    if (in_memory(SHM_DIR) && shared_dir_safe(SHM_DIR))
         return SHM_DIR;
-    return x ? x : "/tmp";
+    if (x)
+        return x;
+    return shared_dir_safe("/tmp") ? "/tmp" : NULL;
 }
 
 static int make_private_dir(struct awsr_segment *s, const char *base, struct awsr_error *err)
@@ -275,6 +296,10 @@ int awsr_segment_create(struct awsr_segment **out, bool lazy, struct awsr_error 
 {
     *out = NULL;
     const char *base = runtime_base();
+    if (!base)
+        return awsr_error_set(err, AWSR_E_OTHER, "no safe place for the private directory "
+                              "(set XDG_RUNTIME_DIR to a 0700 directory of yours; /dev/shm "
+                              "and /tmp must be sticky)");
     struct awsr_segment *s = calloc(1, sizeof *s);
     if (!s)
         return awsr_error_set(err, AWSR_E_OTHER, "out of memory");

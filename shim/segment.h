@@ -21,9 +21,9 @@ struct awsr_served {
     const struct awsr_creds *creds;
 };
 
-/* Removes what dead launchers left: segments and private directories whose pid is gone
- * and whose lock is free. The launcher calls it once the command runs, off the start-up
- * path. */
+/* Removes what dead launchers left: segments and private directories whose pid is gone,
+ * whose lock is free and that have not changed for 10 seconds. The launcher calls it once
+ * the command runs, off the start-up path. */
 void awsr_segment_sweep(void);
 
 /* Creates a fresh segment (unguessable name, O_EXCL, 0600) and a private 0700 directory

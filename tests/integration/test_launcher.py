@@ -336,6 +336,7 @@ def test_exit_status_is_the_childs(awsenv, sts, shim):
     assert r.returncode == -signal.SIGTERM
 
 
+@pytest.mark.valgrind  # where vfork is a fork (valgrind), the exec error still comes back
 def test_command_not_found_and_not_executable(awsenv, sts, tmp_path):
     awsenv.seed()
     r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "no-such-command-xyz"])
@@ -346,6 +347,16 @@ def test_command_not_found_and_not_executable(awsenv, sts, tmp_path):
     f.chmod(0o644)
     r = awsenv.run(["-p", "role-with-mfa", "--", str(f)])
     assert r.returncode == 126
+    assert "cannot run it: Permission denied" in r.stderr
+    d = tmp_path / "adir"
+    d.mkdir()
+    r = awsenv.run(["-p", "role-with-mfa", "--", str(d)])
+    assert r.returncode == 126 and "cannot run it" in r.stderr
+    script = tmp_path / "noshebang"
+    script.write_text("echo ran by sh\n")
+    script.chmod(0o755)
+    r = awsenv.run(["-p", "role-with-mfa", "--", str(script)])
+    assert r.returncode == 0 and r.stdout == "ran by sh\n", r.stderr
 
 
 @pytest.mark.parametrize("args", [[], ["--bogus", "--", "true"], ["--duration", "abc", "--", "true"],

@@ -122,6 +122,13 @@ class Tree:
             pass
 
     def finish(self):
+        """Ends the tree the way a user would (SIGTERM to the launcher, which forwards it
+        and removes its segment and directory), then kills whatever is left."""
+        self.kill(signal.SIGTERM, group=False)
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
         self.kill()
         self.p.wait(timeout=20)
         self.p.stdout.close()
@@ -139,8 +146,7 @@ def tree_factory():
     yield make
     for t in made:
         if t.p.poll() is None:
-            t.kill()
-            t.p.wait(timeout=20)
+            t.finish()
 
 
 # ---- argv, environment, logs, messages ---------------------------------------------------
@@ -481,9 +487,16 @@ def test_sigkill_leftovers_are_swept_by_the_next_run(awsenv, sts, tree_factory):
     t.kill(signal.SIGKILL)  # the launcher and its child, no chance to clean up
     t.p.wait(timeout=20)
     assert os.path.exists("/dev/shm/" + t.segment)  # a SIGKILLed launcher cannot clean up
+    left = ["/dev/shm/" + t.segment] + ["/dev/shm/" + d for d in shm_private_dirs(t.launcher)]
+    assert len(left) == 2
     r = awsenv.run(["-p", "role-with-mfa", "--", "true"])  # from the cache
     assert r.returncode == 0, r.stderr
-    assert not os.path.exists("/dev/shm/" + t.segment)
+    assert [os.path.exists(p) for p in left] == [True, True]  # changed < 10 s ago: kept
+    for p in left:
+        os.utime(p, (time.time() - 60, time.time() - 60))
+    r = awsenv.run(["-p", "role-with-mfa", "--", "true"])
+    assert r.returncode == 0, r.stderr
+    assert not any(os.path.exists(p) for p in left)
     assert runtime_entries(awsenv) == before
 
 
@@ -557,7 +570,7 @@ def test_launcher_is_not_dumpable(awsenv, sts, tmp_path, tree_factory):
         assert r.returncode == 0 and b"AWS_ACCESS_KEY_ID=" in r.stdout  # the control
         r = read_as_nobody("/proc/%d/environ" % t.launcher)
         assert r.returncode != 0 and b"Permission denied" in r.stderr, r
-        t.finish()
+        stop_launcher(t)  # it removes its segment and directory (owned by nobody)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -85,6 +85,26 @@ static void test_out_of_range_fields_carry_like_timegm(void **state)
     }
 }
 
+static void test_extremes_do_not_overflow(void **state)
+{
+    (void)state;
+    struct awsr_utc u;
+    awsr_time_to_utc((time_t)INT64_MIN, &u); /* UBSan checks the arithmetic */
+    assert_true(u.year < -200000000000LL);
+    awsr_time_to_utc((time_t)INT64_MAX, &u);
+    assert_true(u.year > 200000000000LL);
+    struct awsr_utc far = {AWSR_UTC_YEAR_MAX + 1, 1, 1, 0, 0, 0};
+    assert_int_equal(awsr_utc_to_time(&far), -1);
+    far.year = -AWSR_UTC_YEAR_MAX - 1;
+    assert_int_equal(awsr_utc_to_time(&far), -1);
+    struct awsr_utc edge = {AWSR_UTC_YEAR_MAX, 12, 31, 23, 59, 59};
+    time_t t = awsr_utc_to_time(&edge);
+    awsr_time_to_utc(t, &u);
+    assert_int_equal(u.year, AWSR_UTC_YEAR_MAX);
+    assert_int_equal(u.month, 12);
+    assert_int_equal(u.sec, 59);
+}
+
 static void test_iso8601_round_trip(void **state)
 {
     (void)state;
@@ -108,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_fixed_dates),
         cmocka_unit_test(test_sweep_against_libc),
         cmocka_unit_test(test_out_of_range_fields_carry_like_timegm),
+        cmocka_unit_test(test_extremes_do_not_overflow),
         cmocka_unit_test(test_iso8601_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
