@@ -2,6 +2,7 @@
 #include "curl_dl.h"
 
 #include "crypto.h"
+#include "dl_resolve.h"
 #include "secmem.h"
 
 #include <dlfcn.h>
@@ -16,12 +17,7 @@ static struct awsr_curl api;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[512]; /* "" once loaded and initialised */
 
-/* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
-#define RESOLVE(member, name)                                                             \
-    do {                                                                                  \
-        if (!missing && !(*(void **)&api.member = dlsym(h, name)))                        \
-            missing = name;                                                               \
-    } while (0)
+#define RESOLVE(member, name) AWSR_DL_RESOLVE(h, api.member, name, missing)
 
 static void load(void)
 {
@@ -50,8 +46,7 @@ static void load(void)
     RESOLVE(url_cleanup, "curl_url_cleanup");
     RESOLVE(free, "curl_free");
     __typeof__(curl_global_init_mem) *global_init = NULL;
-    if (!missing && !(*(void **)&global_init = dlsym(h, "curl_global_init_mem")))
-        missing = "curl_global_init_mem";
+    AWSR_DL_RESOLVE(h, global_init, "curl_global_init_mem", missing);
     if (missing) {
         snprintf(load_error, sizeof load_error, "cannot use libcurl (%s): %s is missing",
                  AWSR_LIBCURL_SONAME, missing);

@@ -1,6 +1,8 @@
 /* expat_dl.c - resolves the expat functions sts_xml.c uses, once, with dlopen. */
 #include "expat_dl.h"
 
+#include "dl_resolve.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,12 +15,7 @@ static struct awsr_expat api;
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[256]; /* "" once loaded */
 
-/* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
-#define RESOLVE(member, name)                                                             \
-    do {                                                                                  \
-        if (!missing && !(*(void **)&api.member = dlsym(h, name)))                        \
-            missing = name;                                                               \
-    } while (0)
+#define RESOLVE(member, name) AWSR_DL_RESOLVE(h, api.member, name, missing)
 
 static void load(void)
 {

@@ -231,6 +231,13 @@ static int run_parser(struct pstate *s, const char *body, size_t len, const char
     return -1;
 }
 
+/* STS answered, but libexpat could not be loaded to read the answer. */
+static int no_parser(struct awsr_error *err, const char *op, const char *why)
+{
+    return awsr_error_set(err, AWSR_E_OTHER, "cannot read STS's answer to %s: %s; install "
+                          "expat (Debian: libexpat1)", op, why);
+}
+
 static int malformed(struct awsr_error *err, const char *op, const char *why)
 {
     return awsr_error_set(err, AWSR_E_OTHER, "STS returned a malformed response to %s: %s",
@@ -263,10 +270,7 @@ int awsr_sts_parse_response(const char *body, size_t len, const char *op,
     bool want_identity = strcmp(op, "GetCallerIdentity") == 0;
     if (run_parser(&s, body, len, op, why, sizeof why) != 0) {
         pstate_free(&s);
-        if (s.no_parser)
-            return awsr_error_set(err, AWSR_E_OTHER, "cannot read STS's answer to %s: %s; "
-                                  "install expat (Debian: libexpat1)", op, why);
-        return malformed(err, op, why);
+        return s.no_parser ? no_parser(err, op, why) : malformed(err, op, why);
     }
 
     static const struct {
@@ -334,10 +338,9 @@ int awsr_sts_parse_error(const char *body, size_t len, long status, const char *
     struct pstate s;
     char why[256];
     int prc = run_parser(&s, body, len, op, why, sizeof why);
-    if (prc != 0 && s.no_parser) {
+    if (s.no_parser) {
         pstate_free(&s);
-        return awsr_error_set(err, AWSR_E_OTHER, "cannot read STS's answer to %s (HTTP %ld): "
-                              "%s; install expat (Debian: libexpat1)", op, status, why);
+        return no_parser(err, op, why);
     }
     if (prc != 0 || !s.seen_error) {
         /* empty, HTML or some other text: botocore's generic error */

@@ -420,7 +420,6 @@ static void on_server(void *ctx)
     awsr_server_handle(t->srv);
 }
 
-/* Stops the endpoint, removes the config copy, then the segment (and its directory). */
 /* Leftovers of dead launchers are swept while the command runs, once signals are
  * forwarded and lazy requests served. */
 static void sweep_leftovers(void *ctx)
@@ -430,6 +429,7 @@ static void sweep_leftovers(void *ctx)
         awsr_segment_sweep();
 }
 
+/* Stops the endpoint, removes the config copy, then the segment (and its directory). */
 static void teardown(struct tree *t)
 {
     awsr_server_stop(t->srv);

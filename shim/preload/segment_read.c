@@ -32,7 +32,6 @@ int awsr_seg_wait_seconds = 120;
 #define WAIT_SECONDS 120 /* a human typing an MFA code */
 #endif
 
-#define SNAP_SIZE AWSR_SNAP_SIZE
 _Static_assert(sizeof(struct awsr_snap_lens) <= AWSR_SNAP_LENS_ROOM, "lens fit before the copy");
 
 enum { SEG_UNTRIED = 0, SEG_ATTACHED = 1, SEG_ABSENT = 2 };
@@ -344,11 +343,13 @@ static uint32_t copy_field(char *dst, const char *src, size_t size)
  * be read. */
 static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
 {
-    void *blk = raw_mmap(SNAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    void *blk = raw_mmap(AWSR_SNAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1);
     if (blk == MAP_FAILED)
         return NULL;
-    raw_madvise(blk, SNAP_SIZE, MADV_DONTDUMP);
-    struct awsr_seg_slot *copy = (struct awsr_seg_slot *)(void *)((char *)blk + AWSR_SNAP_LENS_ROOM);
+    raw_madvise(blk, AWSR_SNAP_SIZE, MADV_DONTDUMP);
+    struct awsr_seg_slot *copy =
+        (struct awsr_seg_slot *)(void *)((char *)blk + AWSR_SNAP_LENS_ROOM);
     struct awsr_snap_lens *lens = blk;
     for (int tries = 0; tries < 64; tries++) {
         if (tries >= 16)
@@ -374,7 +375,7 @@ static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
         copy->seq = s1;
         return copy;
     }
-    raw_munmap(blk, SNAP_SIZE);
+    raw_munmap(blk, AWSR_SNAP_SIZE);
     return NULL;
 }
 
@@ -472,14 +473,14 @@ static const struct awsr_seg_slot *snapshot(int64_t now, bool may_ask, const cha
     if (!fresh)
         return snap;
     if (snap && fresh->generation <= snap->generation) {
-        raw_munmap(awsr_seg_snapshot_block(fresh), SNAP_SIZE);
+        raw_munmap(awsr_seg_snapshot_block(fresh), AWSR_SNAP_SIZE);
         return snap;
     }
     const struct awsr_seg_slot *expected = snap;
     if (__atomic_compare_exchange_n(&g_snap, &expected, fresh, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
         return fresh;
-    raw_munmap(awsr_seg_snapshot_block(fresh), SNAP_SIZE); /* another thread was first */
+    raw_munmap(awsr_seg_snapshot_block(fresh), AWSR_SNAP_SIZE); /* another thread was first */
     return expected;
 }
 

@@ -68,12 +68,17 @@ def fake_library(tmp_path, soname):
     return libdir
 
 
+def export_with(awsenv, libdir):
+    """A cold --export (GetSessionToken, AssumeRole) with `libdir` first on LD_LIBRARY_PATH."""
+    return awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"],
+                      env_extra={"LD_LIBRARY_PATH": str(libdir)})
+
+
 def test_unusable_libcurl_is_a_clear_error(awsenv, tmp_path):
     """A libcurl.so.4 without libcurl's functions (first on LD_LIBRARY_PATH)."""
     libdir = fake_library(tmp_path, "libcurl.so.4")
     awsenv.seed()
-    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"],
-                   env_extra={"LD_LIBRARY_PATH": str(libdir)})
+    r = export_with(awsenv, libdir)
     assert r.returncode == 255, r.stderr
     assert "libcurl" in r.stderr and "curl_easy_init is missing" in r.stderr, r.stderr
     assert r.stdout == ""
@@ -84,8 +89,7 @@ def test_unusable_expat_is_a_clear_error(awsenv, tmp_path):
     """A libexpat.so.1 without expat's functions: STS answered, and nothing can read it."""
     libdir = fake_library(tmp_path, "libexpat.so.1")
     awsenv.seed()
-    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"],
-                   env_extra={"LD_LIBRARY_PATH": str(libdir)})
+    r = export_with(awsenv, libdir)
     assert r.returncode == 255, r.stderr
     assert r.stderr.strip() == ("awsrole-run: cannot read STS's answer to GetSessionToken: "
                                 "libexpat.so.1 has no XML_ParserCreate_MM; install expat "
