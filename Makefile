@@ -45,7 +45,7 @@ $(BUILD)/obj/resolver/expat_dl.o: BASE_CFLAGS += $(if $(EXPAT_SONAME),-DAWSR_LIB
 INCLUDES    := -Iresolver -Ishim
 
 # The preload library: libc only, hidden visibility, initial-exec TLS, no sanitizers.
-SHIM_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden \
+SHIM_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden -fno-tree-loop-distribute-patterns \
                -ftls-model=initial-exec -fno-stack-protector -Ishim $(SHIM_EXTRA_CFLAGS)
 # -z noseparate-code: the headers, code and read-only data share one mapping (5 pages)
 # instead of three, so every process of the tree pays two mmaps and two page faults less
@@ -54,11 +54,11 @@ SHIM_LDFLAGS := -shared -nodefaultlibs -nostartfiles -Wl,-z,noseparate-code -Wl,
                 -Wl,--version-script=shim/preload/exports.map
 # Size over speed off the getenv path (the file wrappers, path matching, the segment reader):
 # each page of code the shim saves is one page less resident in every process of a tree.
-SHIM_SMALL_OBJ := $(patsubst %,$(BUILD)/obj/shim/preload/%.pic.o,files pathmatch segment_read)
+SHIM_SMALL_OBJ := $(patsubst %,$(BUILD)/obj/shim/preload/%.pic.o,clock files pathmatch segment_read)
 $(SHIM_SMALL_OBJ): SHIM_CFLAGS += -Os
 # No unwind tables where no cancellation point can be on the stack (only files.c's wrappers
 # call ones, open and fopen; raw syscalls are none): the tables are read-only pages too.
-SHIM_NOUNWIND_OBJ := $(patsubst %,$(BUILD)/obj/shim/preload/%.pic.o,env pathmatch segment_read)
+SHIM_NOUNWIND_OBJ := $(patsubst %,$(BUILD)/obj/shim/preload/%.pic.o,env clock pathmatch segment_read)
 $(SHIM_NOUNWIND_OBJ): SHIM_CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
 
 RESOLVER_SRC := $(wildcard resolver/*.c)

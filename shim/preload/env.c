@@ -19,6 +19,7 @@
 #include <sys/auxv.h>
 #include <time.h>
 
+#include "clock.h"
 #include "segment_read.h"
 #include "shim.h"
 
@@ -178,7 +179,8 @@ const char *awsr_shim_raw_getenv(const char *name)
 }
 
 /* AT_SECURE from the auxiliary vector the kernel put after the initial environment, or -1
- * when that vector cannot be found with certainty. glibc calls a preloaded library's
+ * when that vector cannot be found with certainty; the vDSO's address from the same vector
+ * goes to the clock. glibc calls a preloaded library's
  * constructor with (argc, argv, envp) where envp = argv + argc + 1 on the initial stack,
  * so the vector follows envp's NULL. (A dlopen passes the current environ instead: a
  * setenv moved it to the heap and the check below fails.) ld.so's own unsetenv (secure
@@ -193,11 +195,14 @@ static int secure_from_stack(int argc, char **argv, char **envp)
         p++;
     while (*p == NULL)
         p++;
+    int secure = -1;
     for (const unsigned long *a = (const unsigned long *)(void *)p; a[0] != AT_NULL; a += 2) {
         if (a[0] == AT_SECURE)
-            return a[1] != 0;
+            secure = a[1] != 0;
+        else if (a[0] == AT_SYSINFO_EHDR)
+            awsr_clock_set_vdso((const void *)a[1]);
     }
-    return -1;
+    return secure;
 }
 
 bool awsr_shim_disabled(void)
@@ -254,15 +259,15 @@ static int which_var(const char *name)
 static const struct awsr_seg_slot *thread_snapshot(int v)
 {
     const struct awsr_seg_slot *mine = t_snap;
-    time_t now = time(NULL);
+    int64_t now = awsr_clock_now();
     int64_t stale = INT64_MAX; /* saturated: the expiration comes from the segment's bytes */
     if (mine && __builtin_add_overflow(mine->expiration, STALE_GRACE, &stale))
         stale = INT64_MAX;
-    if (mine && v != V_AKID && !(mine->expiration && (int64_t)now >= stale))
+    if (mine && v != V_AKID && !(mine->expiration && now >= stale))
         return mine;
     /* Region reads never ask: the launcher knows the region without resolving. */
     bool may_ask = v != V_REGION && v != V_DEFAULT_REGION;
-    const struct awsr_seg_slot *cur = awsr_seg_snapshot((int64_t)now, may_ask);
+    const struct awsr_seg_slot *cur = awsr_seg_snapshot(now, may_ask);
     if (!cur)
         return mine;
     t_snap = cur;
@@ -344,7 +349,7 @@ const char *awsr_shim_credentials_file(void)
     if (awsr_shim_disabled())
         return NULL;
     int saved = errno;
-    const struct awsr_seg_slot *s = awsr_seg_snapshot((int64_t)time(NULL), true);
+    const struct awsr_seg_slot *s = awsr_seg_snapshot(awsr_clock_now(), true);
     errno = saved;
     return s ? nonempty(s->credentials_path) : NULL;
 }

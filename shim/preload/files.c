@@ -28,6 +28,7 @@
 
 #include "pathmatch.h"
 #include "shim.h"
+#include "str.h"
 
 #define SHARED_FILE_ENV "AWS_SHARED_CREDENTIALS_FILE"
 
@@ -141,7 +142,7 @@ static bool dir_identity(void *ctx, int dirfd, const char *path, struct awsr_pm_
 
 static bool same_value(bool set, const char *cached, const char *now)
 {
-    return now == NULL ? !set : set && cached != NULL && strcmp(cached, now) == 0;
+    return now == NULL ? !set : set && cached != NULL && awsr_str_eq(cached, now);
 }
 
 /* The ready cache, building it if nobody has; NULL while another thread builds it. */
@@ -173,7 +174,7 @@ static const struct target_cache *ready_cache(void)
         const struct awsr_pm_target *t = &cache.set.t[k];
         size_t blen = t->len - t->base;
         if (blen != sizeof AWSR_PM_DEFAULT_BASENAME - 1 ||
-            memcmp(t->path + t->base, AWSR_PM_DEFAULT_BASENAME, blen) != 0) {
+            !awsr_mem_eq(t->path + t->base, AWSR_PM_DEFAULT_BASENAME, blen)) {
             cache.shared_base = t->path + t->base;
             cache.shared_base_len = blen;
         }
@@ -194,12 +195,12 @@ static inline bool may_be_credentials(const char *path)
     size_t len;
     const char *base = awsr_pm_last_component(path, &len);
     if (len == sizeof AWSR_PM_DEFAULT_BASENAME - 1 &&
-        memcmp(base, AWSR_PM_DEFAULT_BASENAME, len) == 0)
+        awsr_mem_eq(base, AWSR_PM_DEFAULT_BASENAME, len))
         return true;
     const struct target_cache *c = ready_cache();
     if (c == NULL)
         return len > 0;     /* cache under construction: let the slow path decide */
-    return len != 0 && len == c->shared_base_len && memcmp(base, c->shared_base, len) == 0;
+    return len != 0 && len == c->shared_base_len && awsr_mem_eq(base, c->shared_base, len);
 }
 
 /* The environment changed since the cache was built: a set of its own, built on the

@@ -6,12 +6,11 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "str.h"
+
 const char *awsr_pm_last_component(const char *path, size_t *len)
 {
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    *len = strlen(base);
-    return base;
+    return awsr_last_component(path, len);
 }
 
 static bool is_dot_or_dotdot(const char *s, size_t len)
@@ -86,7 +85,7 @@ static size_t normalize_pieces(const struct pieces *in, char *out, size_t cap)
 
 size_t awsr_pm_normalize(const char *in, char *out, size_t cap)
 {
-    struct pieces p = { in, strlen(in), "", 0 };
+    struct pieces p = { in, awsr_strlen(in), "", 0 };
     return normalize_pieces(&p, out, cap);
 }
 
@@ -113,7 +112,7 @@ static void add_target(struct awsr_pm_set *set, const struct pieces *in)
     if (!is_file_name(t->path + base, len - base))
         return;
     for (size_t k = 0; k < set->n; k++) {
-        if (set->t[k].len == len && memcmp(set->t[k].path, t->path, len) == 0)
+        if (set->t[k].len == len && awsr_mem_eq(set->t[k].path, t->path, len))
             return;                 /* both variables name the same file */
     }
     t->len = len;
@@ -131,17 +130,17 @@ void awsr_pm_build(struct awsr_pm_set *set, const char *home, const char *shared
     set->n = 0;
     set->used = 0;
     if (have_home) {
-        struct pieces p = { home, strlen(home), suffix, sizeof suffix - 1 };
+        struct pieces p = { home, awsr_strlen(home), suffix, sizeof suffix - 1 };
         add_target(set, &p);
     }
     if (shared_file != NULL && shared_file[0] != '\0') {
-        struct pieces p = { shared_file, strlen(shared_file), "", 0 };
+        struct pieces p = { shared_file, awsr_strlen(shared_file), "", 0 };
         bool tilde = shared_file[0] == '~' && (shared_file[1] == '/' || shared_file[1] == '\0');
         if (tilde && have_home) {
             p.a = home;
-            p.alen = strlen(home);
+            p.alen = awsr_strlen(home);
             p.b = shared_file + 1;
-            p.blen = strlen(shared_file + 1);
+            p.blen = awsr_strlen(shared_file + 1);
         }
         add_target(set, &p);
     }
@@ -151,7 +150,7 @@ const char *awsr_pm_keep(struct awsr_pm_set *set, const char *s)
 {
     if (s == NULL)
         return NULL;
-    size_t len = strlen(s);
+    size_t len = awsr_strlen(s);
     if (len >= AWSR_PM_PATH_MAX || len + 1 > sizeof set->buf - set->used)
         return NULL;
     char *copy = set->buf + set->used;
@@ -191,7 +190,7 @@ static bool same_id(const struct awsr_pm_id *a, const struct awsr_pm_id *b)
 
 static bool base_equal(const struct awsr_pm_target *t, const char *base, size_t len)
 {
-    return t->len - t->base == len && memcmp(t->path + t->base, base, len) == 0;
+    return t->len - t->base == len && awsr_mem_eq(t->path + t->base, base, len);
 }
 
 /* Identity of target t's directory when it was not cached, looked up now from a copy of
@@ -220,7 +219,7 @@ static bool match_in(const struct awsr_pm_set *set, int dirfd, const char *path,
     bool comparable = norm[0] == '/' || dirfd == AT_FDCWD;
     for (size_t k = 0; k < set->n && comparable; k++) {
         const struct awsr_pm_target *t = &set->t[k];
-        if (t->len == len && memcmp(t->path, norm, len) == 0)
+        if (t->len == len && awsr_mem_eq(t->path, norm, len))
             return true;
     }
 

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #ifdef AWSR_SHIM_TESTING
 int awsr_seg_wait_seconds = 120;
 #define WAIT_SECONDS awsr_seg_wait_seconds
@@ -493,7 +495,7 @@ const struct awsr_seg_slot *awsr_seg_snapshot_at_start(const char *seg_name)
 {
     /* The time matters only once a snapshot exists (an earlier constructor asked). */
     bool have = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE) != NULL;
-    return snapshot(have ? (int64_t)time(NULL) : 0, false, seg_name);
+    return snapshot(have ? awsr_clock_now() : 0, false, seg_name);
 }
 
 #ifdef AWSR_SHIM_TESTING

@@ -8,7 +8,7 @@ PROBE_SEG_OBJ := $(BUILD)/obj/shim/segment.o $(BUILD)/obj/shim/credfile.o \
                  $(BUILD)/obj/resolver/utc.o
 PROBE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
 # Reader sources compiled straight into test binaries (no preload, no constructor).
-SHIM_READER_SRC := shim/preload/segment_read.c shim/preload/env.c
+SHIM_READER_SRC := shim/preload/segment_read.c shim/preload/env.c shim/preload/clock.c
 
 .PHONY: tsan-tests
 probes: $(PROBE_DIR)/segwriter $(PROBE_DIR)/getenv_probe $(PROBE_DIR)/gen_probe \

@@ -1,0 +1,20 @@
+/* clock.h - wall-clock seconds for the shim's expiry checks (internal). */
+#ifndef AWSR_SHIM_CLOCK_H
+#define AWSR_SHIM_CLOCK_H
+
+#include <stdint.h>
+
+#include "shim.h"
+
+/* Seconds since the epoch, like time(NULL), from the vDSO's clock_gettime without going
+ * through libc (falls back to libc's time() where no vDSO symbol is found). */
+AWSR_HIDDEN int64_t awsr_clock_now(void);
+
+/* The vDSO's address from the auxiliary vector (AT_SYSINFO_EHDR), when the constructor
+ * has the vector at hand: saves a getauxval binding. NULL is ignored. */
+AWSR_HIDDEN void awsr_clock_set_vdso(const void *ehdr);
+
+/* The address of the clock_gettime the vDSO image at ehdr exports, or NULL. */
+AWSR_HIDDEN void *awsr_clock_vdso_gettime(const void *ehdr);
+
+#endif
