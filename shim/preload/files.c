@@ -184,6 +184,14 @@ static const struct target_cache *ready_cache(void)
     return &cache;
 }
 
+/* path (of length len) ends in the component name (n bytes, no '/', n > 0): compared from
+ * the end, so the fast path below scans the path once, for its length. */
+static inline bool last_component_is(const char *path, size_t len, const char *name, size_t n)
+{
+    return n != 0 && len >= n && (len == n || path[len - n - 1] == '/') &&
+           awsr_mem_eq(path + len - n, name, n);
+}
+
 /* The cheap test every wrapped call makes: could `path` be a credentials file at all? */
 static inline bool may_be_credentials(const char *path)
 {
@@ -192,15 +200,14 @@ static inline bool may_be_credentials(const char *path)
     __asm__("" : "+r"(path));
     if (path == NULL)
         return false;
-    size_t len;
-    const char *base = awsr_pm_last_component(path, &len);
-    if (len == sizeof AWSR_PM_DEFAULT_BASENAME - 1 &&
-        awsr_mem_eq(base, AWSR_PM_DEFAULT_BASENAME, len))
+    size_t len = awsr_strlen(path);
+    if (last_component_is(path, len, AWSR_PM_DEFAULT_BASENAME,
+                          sizeof AWSR_PM_DEFAULT_BASENAME - 1))
         return true;
     const struct target_cache *c = ready_cache();
     if (c == NULL)
-        return len > 0;     /* cache under construction: let the slow path decide */
-    return len != 0 && len == c->shared_base_len && awsr_mem_eq(base, c->shared_base, len);
+        return len > 0 && path[len - 1] != '/'; /* cache under construction: slow path */
+    return last_component_is(path, len, c->shared_base, c->shared_base_len);
 }
 
 /* The environment changed since the cache was built: a set of its own, built on the
