@@ -7,6 +7,7 @@
 #include "clock.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <stddef.h>
 #include <sys/auxv.h>
@@ -98,9 +99,13 @@ void awsr_clock_set_vdso(const void *ehdr)
 static void *resolve(void)
 {
     const void *ehdr = __atomic_load_n(&g_vdso_ehdr, __ATOMIC_RELAXED);
-    if (!ehdr)
+    if (!ehdr) {
+        int saved = errno; /* getauxval sets it when the entry is missing */
         ehdr = (const void *)getauxval(AT_SYSINFO_EHDR);
-    void *fn = awsr_clock_vdso_gettime(ehdr);
+        errno = saved;
+    }
+    /* 32-bit vDSOs take the kernel's old 32-bit timespec: time() is right there. */
+    void *fn = sizeof(long) == 8 ? awsr_clock_vdso_gettime(ehdr) : NULL;
     if (!fn)
         fn = NO_VDSO;
     __atomic_store_n(&g_gettime, fn, __ATOMIC_RELAXED);
