@@ -104,6 +104,41 @@ def test_shim_exports_only_interposed_symbols():
     assert not [n for n in names if n.startswith("awsr_")], names
 
 
+# The libc functions the shim may call. Each other one would make a small process fault in
+# up to 64 KiB of libc code around it (the kernel's fault-around): resident memory the shim
+# adds to every process of the tree. String helpers are its own (shim/preload/str.h), the
+# clock is the vDSO's (clock.c), libc's time() only the fallback where there is no vDSO.
+SHIM_IMPORTS = {"__environ", "environ", "__errno_location", "dlsym", "getauxval", "setenv",
+                "unsetenv", "time"}
+
+
+def test_shim_imports_only_what_it_needs():
+    out = subprocess.run(["nm", "-D", "--undefined-only", SHIM], stdout=subprocess.PIPE,
+                         text=True, check=True).stdout
+    names = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.strip()}
+    assert names and names <= SHIM_IMPORTS, names - SHIM_IMPORTS
+
+
+def has_vdso():
+    """AT_SYSINFO_EHDR (33) in this process's auxiliary vector."""
+    data = open("/proc/self/auxv", "rb").read()
+    words = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data) - 7, 8)]
+    return any(t == 33 and v for t, v in zip(words[::2], words[1::2]))
+
+
+@pytest.mark.skipif(not has_vdso(), reason="no vDSO on this machine: time() is the clock")
+def test_credential_getenv_reads_the_vdso_clock_not_libc_time(env):
+    """ld.so reports every symbol it binds: the shim answers credential reads (which check
+    the clock on every call) without ever binding libc's time()."""
+    r = segw(dict(env, LD_DEBUG="bindings"), [PROBE], ["--no-env"])
+    assert r.returncode == 0, r.stderr
+    assert_creds(probe_values(r.stdout))
+    shim_bindings = [l for l in r.stderr.splitlines()
+                     if "binding file" in l and "libawsrole-shim.so" in l.split(" to ")[0]]
+    assert shim_bindings, r.stderr[-2000:]  # LD_DEBUG did report the shim's bindings
+    assert not [l for l in shim_bindings if "symbol `time'" in l], shim_bindings
+
+
 # -- each kind of program --------------------------------------------------------------
 
 def test_c_probe_getenv_from_segment_only(env):
