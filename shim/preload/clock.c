@@ -17,6 +17,17 @@
 
 typedef int (*gettime_fn)(clockid_t, struct timespec *);
 
+/* Where the vDSO's clock_gettime can be called as a plain C function with this build's
+ * struct timespec: 64-bit x86 and arm64 (checked), riscv64. Not 32-bit ABIs (x32, i386:
+ * the kernel's old 32-bit timespec), not ppc64 ELFv1 (function descriptors). Elsewhere
+ * time() is the clock. */
+#if (defined(__x86_64__) && defined(__LP64__)) || defined(__aarch64__) || \
+    (defined(__riscv) && __riscv_xlen == 64)
+#define VDSO_CLOCK_USABLE 1
+#else
+#define VDSO_CLOCK_USABLE 0
+#endif
+
 /* The vDSO's clock_gettime, or NO_VDSO once a lookup found none. */
 #define NO_VDSO ((void *)1)
 static void *g_gettime;
@@ -76,9 +87,12 @@ void *awsr_clock_vdso_gettime(const void *ehdr_p)
     }
     if (!sym || !str || (!hash && !gnu_hash))
         return NULL;
-    size_t count = hash ? hash[1] : gnu_hash_count(gnu_hash);
+    /* DT_GNU_HASH first: its words are 32-bit everywhere, DT_HASH's are not (s390x). */
+    size_t count = gnu_hash ? gnu_hash_count(gnu_hash) : hash[1];
     for (size_t i = 0; i < count; i++) {
-        if (ELF64_ST_TYPE(sym[i].st_info) != STT_FUNC || sym[i].st_shndx == SHN_UNDEF)
+        unsigned char bind = ELF64_ST_BIND(sym[i].st_info);
+        if (ELF64_ST_TYPE(sym[i].st_info) != STT_FUNC || sym[i].st_shndx == SHN_UNDEF ||
+            (bind != STB_GLOBAL && bind != STB_WEAK))
             continue;
         const char *name = str + sym[i].st_name;
         /* x86 names it __vdso_clock_gettime; arm64, powerpc, s390 __kernel_clock_gettime. */
@@ -104,8 +118,7 @@ static void *resolve(void)
         ehdr = (const void *)getauxval(AT_SYSINFO_EHDR);
         errno = saved;
     }
-    /* 32-bit vDSOs take the kernel's old 32-bit timespec: time() is right there. */
-    void *fn = sizeof(long) == 8 ? awsr_clock_vdso_gettime(ehdr) : NULL;
+    void *fn = VDSO_CLOCK_USABLE ? awsr_clock_vdso_gettime(ehdr) : NULL;
     if (!fn)
         fn = NO_VDSO;
     __atomic_store_n(&g_gettime, fn, __ATOMIC_RELAXED);

@@ -96,6 +96,7 @@ struct target_cache {
     _Atomic int state;                 /* 0 empty, 1 being built, 2 ready */
     bool home_set, shared_set;
     const char *home, *shared;         /* the values the set was built from, in vals */
+    const char *shared_env;            /* environ's string for the shared file, then */
     const char *shared_base;           /* last component of the shared-file target */
     size_t shared_base_len;
     /* The small fields first and the strings packed behind them: with the usual short
@@ -167,6 +168,7 @@ static const struct target_cache *ready_cache(void)
     cache.shared = awsr_pm_keep(&cache.set, shared);
     cache.home_set = home != NULL;
     cache.shared_set = shared != NULL;
+    cache.shared_env = shared;
     awsr_pm_cache_ids(&cache.set, dir_identity, NULL);
     cache.shared_base = "";
     cache.shared_base_len = 0;
@@ -207,7 +209,13 @@ static inline bool may_be_credentials(const char *path)
     const struct target_cache *c = ready_cache();
     if (c == NULL)
         return len > 0 && path[len - 1] != '/'; /* cache under construction: slow path */
-    return last_component_is(path, len, c->shared_base, c->shared_base_len);
+    if (last_component_is(path, len, c->shared_base, c->shared_base_len))
+        return true;
+    /* The program pointed AWS_SHARED_CREDENTIALS_FILE elsewhere since the cache was built
+     * (setenv and putenv give the variable another string): any name may be the file now,
+     * and the slow path decides with the current value. */
+    return awsr_shim_raw_getenv(SHARED_FILE_ENV) != c->shared_env && len > 0 &&
+           path[len - 1] != '/';
 }
 
 /* The environment changed since the cache was built: a set of its own, built on the

@@ -32,6 +32,7 @@
 #define secure_getenv awsr_test_secure_getenv
 #include "../../shim/preload/env.c"
 #include "../../shim/preload/segment_read.c"
+#include "../../shim/preload/clock.c"
 #undef getenv
 #undef secure_getenv
 

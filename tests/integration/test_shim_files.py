@@ -234,6 +234,31 @@ def test_shared_credentials_file_elsewhere(home, tmp_path):
     assert shared.read_text() == REAL_TEXT
 
 
+def test_shared_credentials_file_set_by_the_program_itself(home, tmp_path):
+    """A program that points AWS_SHARED_CREDENTIALS_FILE at a file of its own after start-up
+    (the shim's path cache was built at its first open) still reads the tree's credentials
+    there; setting it back, and unrelated files, behave as before."""
+    mine = tmp_path / "elsewhere" / "my-keys.ini"
+    mine.parent.mkdir()
+    mine.write_text(REAL_TEXT)
+    script = r"""
+import os, sys
+mine = sys.argv[1]
+print("before", open(mine).read() == open(os.devnull).read() + %r)
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = mine
+text = open(mine).read()
+print("after", "ASIA" in text and "AKIALONG" not in text)
+print("size", os.stat(mine).st_size == len(text.encode()))
+del os.environ["AWS_SHARED_CREDENTIALS_FILE"]
+print("unset", open(mine).read() == %r)
+""" % (REAL_TEXT, REAL_TEXT)
+    cp = in_tree(["/usr/bin/python3", "-c", script, str(mine)], home)
+    lines = dict(line.split(" ", 1) for line in cp.stdout.splitlines())
+    assert lines == {"before": "True", "after": "True", "size": "True", "unset": "True"}, \
+        cp.stdout + cp.stderr
+    assert mine.read_text() == REAL_TEXT
+
+
 def test_without_segment_everything_passes_through(home):
     need(SHIM)
     env = run_env(home, {"LD_PRELOAD": str(SHIM)})
