@@ -96,7 +96,12 @@ struct target_cache {
     _Atomic int state;                 /* 0 empty, 1 being built, 2 ready */
     bool home_set, shared_set;
     const char *home, *shared;         /* the values the set was built from, in vals */
-    const char *shared_env;            /* environ's string for the shared file, then */
+    /* Where environ kept AWS_SHARED_CREDENTIALS_FILE when the set was built, so that the
+     * fast path sees a change with a few loads instead of a scan (environ_unchanged). */
+    char **env_array;
+    const char *env_entry;             /* its "NAME=value" string, or NULL when absent */
+    size_t env_slot;                   /* its index; when absent, the number of entries */
+    const char *env_last;              /* when absent: the last entry (NULL if none) */
     const char *shared_base;           /* last component of the shared-file target */
     size_t shared_base_len;
     /* The small fields first and the strings packed behind them: with the usual short
@@ -146,6 +151,46 @@ static bool same_value(bool set, const char *cached, const char *now)
     return now == NULL ? !set : set && cached != NULL && awsr_str_eq(cached, now);
 }
 
+/* Records where environ holds AWS_SHARED_CREDENTIALS_FILE (the first entry, as getenv
+ * finds it). */
+static void note_environ(struct target_cache *c)
+{
+    static const char name[] = SHARED_FILE_ENV "=";
+    char **env = environ;
+    c->env_array = env;
+    c->env_entry = NULL;
+    c->env_last = NULL;
+    size_t n = 0;
+    for (; env != NULL && env[n] != NULL; n++) {
+        if (c->env_entry == NULL && awsr_mem_eq(env[n], name, sizeof name - 1)) {
+            c->env_entry = env[n];
+            c->env_slot = n;
+        }
+    }
+    if (c->env_entry == NULL) {
+        c->env_slot = n;
+        c->env_last = n ? env[n - 1] : NULL;
+    }
+}
+
+/* Conservative: true only when AWS_SHARED_CREDENTIALS_FILE cannot have changed since
+ * note_environ. setenv and putenv put a new string in the variable's slot; adding the
+ * variable fills the slot after the last entry (realloc may keep the array); unsetenv
+ * shifts the entries behind the one removed; clearenv or a new array changes environ. A
+ * value edited in place behind the same pointer goes unseen, as it does for getenv's
+ * callers. */
+static inline bool environ_unchanged(const struct target_cache *c)
+{
+    char **env = environ;
+    if (env != c->env_array)
+        return false;
+    if (env == NULL)
+        return true;
+    if (c->env_entry != NULL)
+        return env[c->env_slot] == c->env_entry;
+    return env[c->env_slot] == NULL && (c->env_slot == 0 || env[c->env_slot - 1] == c->env_last);
+}
+
 /* The ready cache, building it if nobody has; NULL while another thread builds it. */
 static const struct target_cache *ready_cache(void)
 {
@@ -168,7 +213,7 @@ static const struct target_cache *ready_cache(void)
     cache.shared = awsr_pm_keep(&cache.set, shared);
     cache.home_set = home != NULL;
     cache.shared_set = shared != NULL;
-    cache.shared_env = shared;
+    note_environ(&cache);
     awsr_pm_cache_ids(&cache.set, dir_identity, NULL);
     cache.shared_base = "";
     cache.shared_base_len = 0;
@@ -211,11 +256,14 @@ static inline bool may_be_credentials(const char *path)
         return len > 0 && path[len - 1] != '/'; /* cache under construction: slow path */
     if (last_component_is(path, len, c->shared_base, c->shared_base_len))
         return true;
-    /* The program pointed AWS_SHARED_CREDENTIALS_FILE elsewhere since the cache was built
-     * (setenv and putenv give the variable another string): any name may be the file now,
-     * and the slow path decides with the current value. */
-    return awsr_shim_raw_getenv(SHARED_FILE_ENV) != c->shared_env && len > 0 &&
-           path[len - 1] != '/';
+    /* The program may have pointed AWS_SHARED_CREDENTIALS_FILE elsewhere since the cache
+     * was built: then any name may be the file, and the slow path decides with the current
+     * value. A few loads tell that environ is as it was; after some other change, one scan
+     * tells that this variable still is. */
+    if (environ_unchanged(c) ||
+        same_value(c->shared_set, c->shared, awsr_shim_raw_getenv(SHARED_FILE_ENV)))
+        return false;
+    return len > 0 && path[len - 1] != '/';
 }
 
 /* The environment changed since the cache was built: a set of its own, built on the

@@ -245,16 +245,19 @@ def test_shared_credentials_file_set_by_the_program_itself(home, tmp_path):
 import os, sys
 mine = sys.argv[1]
 print("before", open(mine).read() == open(os.devnull).read() + %r)
+os.environ["AWSR_TEST_OTHER"] = "x"  # environ changes, the variable does not
+print("other", open(mine).read() == %r)
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = mine
 text = open(mine).read()
 print("after", "ASIA" in text and "AKIALONG" not in text)
 print("size", os.stat(mine).st_size == len(text.encode()))
 del os.environ["AWS_SHARED_CREDENTIALS_FILE"]
 print("unset", open(mine).read() == %r)
-""" % (REAL_TEXT, REAL_TEXT)
+""" % (REAL_TEXT, REAL_TEXT, REAL_TEXT)
     cp = in_tree(["/usr/bin/python3", "-c", script, str(mine)], home)
     lines = dict(line.split(" ", 1) for line in cp.stdout.splitlines())
-    assert lines == {"before": "True", "after": "True", "size": "True", "unset": "True"}, \
+    assert lines == {"before": "True", "other": "True", "after": "True", "size": "True",
+                     "unset": "True"}, \
         cp.stdout + cp.stderr
     assert mine.read_text() == REAL_TEXT
 
