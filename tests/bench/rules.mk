@@ -3,7 +3,8 @@
 # launcher or the shim being buildable.
 BENCH_DIR := $(BUILD)/bench
 BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g
-BENCH_PROGS := spawn_timer getenv_loop files_loop tree_bench short_child rss_probe machine_costs
+BENCH_PROGS := spawn_timer getenv_loop files_loop tree_bench short_child rss_probe machine_costs \
+               min_supervisor
 
 .PHONY: bench-drivers
 bench-drivers: $(addprefix $(BENCH_DIR)/,$(BENCH_PROGS)) $(BENCH_DIR)/libempty_preload.so \
