@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <time.h>
 
 #include "clock.h"
 #include "segment_read.h"
 #include "shim.h"
+#include "str.h"
 
 #define STALE_GRACE 60
 
@@ -217,18 +217,6 @@ bool awsr_shim_disabled(void)
     return s != 0;
 }
 
-/* a == b, stopping at the first difference (never reads past either string's NUL). */
-static inline bool same(const char *a, const char *b)
-{
-    while (*a == *b) {
-        if (*a == '\0')
-            return true;
-        a++;
-        b++;
-    }
-    return false;
-}
-
 /* name starts with "AWS_": which of ours it is, or -1. Rejects on the fifth and sixth
  * characters before comparing the rest, so other AWS_ names cost a few instructions. */
 static int which_var(const char *name)
@@ -236,21 +224,21 @@ static int which_var(const char *name)
     const char *s = name + 4;
     switch (s[0]) {
     case 'A':
-        return s[1] == 'C' && same(s + 2, "CESS_KEY_ID") ? V_AKID : -1;
+        return s[1] == 'C' && awsr_str_eq(s + 2, "CESS_KEY_ID") ? V_AKID : -1;
     case 'S':
         if (s[1] == 'E') {
             if (s[2] == 'C')
-                return same(s + 3, "RET_ACCESS_KEY") ? V_SECRET
-                       : same(s + 3, "URITY_TOKEN")  ? V_SECURITY_TOKEN : -1;
-            return same(s + 2, "SSION_TOKEN") ? V_TOKEN : -1;
+                return awsr_str_eq(s + 3, "RET_ACCESS_KEY") ? V_SECRET
+                       : awsr_str_eq(s + 3, "URITY_TOKEN")  ? V_SECURITY_TOKEN : -1;
+            return awsr_str_eq(s + 2, "SSION_TOKEN") ? V_TOKEN : -1;
         }
         return -1;
     case 'C':
-        return s[1] == 'R' && same(s + 2, "EDENTIAL_EXPIRATION") ? V_EXPIRATION : -1;
+        return s[1] == 'R' && awsr_str_eq(s + 2, "EDENTIAL_EXPIRATION") ? V_EXPIRATION : -1;
     case 'R':
-        return s[1] == 'E' && same(s + 2, "GION") ? V_REGION : -1;
+        return s[1] == 'E' && awsr_str_eq(s + 2, "GION") ? V_REGION : -1;
     case 'D':
-        return s[1] == 'E' && same(s + 2, "FAULT_REGION") ? V_DEFAULT_REGION : -1;
+        return s[1] == 'E' && awsr_str_eq(s + 2, "FAULT_REGION") ? V_DEFAULT_REGION : -1;
     default:
         return -1;
     }

@@ -10,7 +10,12 @@
 
 const char *awsr_pm_last_component(const char *path, size_t *len)
 {
-    return awsr_last_component(path, len);
+    const char *base = path, *p = path;
+    for (; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    *len = (size_t)(p - base);
+    return base;
 }
 
 static bool is_dot_or_dotdot(const char *s, size_t len)

@@ -19,18 +19,6 @@ static inline size_t awsr_strlen(const char *s)
     return (size_t)(p - s);
 }
 
-/* The part of path after its last '/' (all of it without one), and that part's length,
- * in one pass. */
-static inline const char *awsr_last_component(const char *path, size_t *len)
-{
-    const char *base = path, *p = path;
-    for (; *p; p++)
-        if (*p == '/')
-            base = p + 1;
-    *len = (size_t)(p - base);
-    return base;
-}
-
 static inline bool awsr_mem_eq(const void *a, const void *b, size_t n)
 {
     const unsigned char *x = a, *y = b;
@@ -40,13 +28,16 @@ static inline bool awsr_mem_eq(const void *a, const void *b, size_t n)
     return true;
 }
 
+/* a == b, stopping at the first difference (never reads past either string's NUL). */
 static inline bool awsr_str_eq(const char *a, const char *b)
 {
-    while (*a && *a == *b) {
+    while (*a == *b) {
+        if (*a == '\0')
+            return true;
         a++;
         b++;
     }
-    return *a == *b;
+    return false;
 }
 
 #endif
