@@ -99,9 +99,20 @@ LIBLAUNCH := $(BUILD)/libawsr-launcher.a
 LAUNCHER  := $(BUILD)/awsrole-run
 SHIM      := $(BUILD)/libawsrole-shim.so
 
+# The launcher is linked statically (static-pie: no dynamic loader, still ASLR) when the C
+# library's archive is installed: every command it starts then costs one dynamic exec less
+# (shim/front.h). What needs the dynamic loader (libcurl, libcrypto, expat, NSS) is done by
+# awsrole-run-full, the same program linked dynamically, which the static one execs; in the
+# static link, resolver/dynamic_only.c is compiled with AWSR_NO_DLOPEN. STATIC=0 (or no
+# libjansson.a) builds one dynamic launcher (the sanitizer builds do: ASan and TSan cannot
+# link statically).
+STATIC ?= 1
+LIBC_A := $(if $(and $(filter 1,$(STATIC)),$(JANSSON_A)),$(wildcard $(shell $(CC) -print-file-name=libc.a 2>/dev/null)))
+FULL   := $(if $(LIBC_A),$(BUILD)/awsrole-run-full)
+
 .PHONY: all bootstrap test unit integration demo bench fuzz install clean \
         check-asan check-tsan check-valgrind probes
-all: $(LAUNCHER) $(SHIM)
+all: $(LAUNCHER) $(SHIM) $(FULL)
 
 probes:
 
@@ -124,8 +135,21 @@ $(LIBLAUNCH): $(LAUNCHER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+ifneq ($(FULL),)
+$(BUILD)/obj/resolver/dynamic_only.static.o: resolver/dynamic_only.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -DAWSR_NO_DLOPEN $(INCLUDES) -MMD -MP -c $< -o $@
+
+# dynamic_only.static.o comes first, so the archive's dynamic_only.o is never pulled in.
+$(LAUNCHER): $(BUILD)/obj/shim/main.o $(BUILD)/obj/resolver/dynamic_only.static.o $(LIBLAUNCH) $(LIBAWSR)
+	$(CC) $(BASE_CFLAGS) -static-pie -o $@ $^ $(JANSSON_LIBS)
+
+$(FULL): $(BUILD)/obj/shim/main.o $(LIBLAUNCH) $(LIBAWSR)
+	$(CC) $(BASE_CFLAGS) -o $@ $^ $(LAUNCHER_LIBS)
+else
 $(LAUNCHER): $(BUILD)/obj/shim/main.o $(LIBLAUNCH) $(LIBAWSR)
 	$(CC) $(BASE_CFLAGS) -o $@ $^ $(LAUNCHER_LIBS)
+endif
 
 $(SHIM): $(PRELOAD_OBJ) shim/preload/exports.map
 	$(CC) $(SHIM_CFLAGS) $(SHIM_LDFLAGS) -o $@ $(PRELOAD_OBJ) -lc -ldl
@@ -156,6 +180,7 @@ bench: all probes
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/awsrole $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/awsrole-run
+	$(if $(FULL),install -m 0755 $(FULL) $(DESTDIR)$(PREFIX)/lib/awsrole/awsrole-run-full)
 	install -m 0644 $(SHIM) $(DESTDIR)$(PREFIX)/lib/awsrole/libawsrole-shim.so
 	install -m 0644 awsrole-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/awsrole-run.1
 
@@ -164,11 +189,11 @@ install: all
 # a nested launcher runs with LD_PRELOAD=<shim>, and a shared libasan would refuse to start
 # when it is not first in the library list. LeakSanitizer is on (the default on x86-64).
 check-asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -static-libasan -static-libubsan" \
+	$(MAKE) BUILD=build-asan STATIC=0 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -static-libasan -static-libubsan" \
 	    CFLAGS="-O1 -g" test
 
 check-tsan:
-	$(MAKE) BUILD=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" tsan-tests
+	$(MAKE) BUILD=build-tsan STATIC=0 SAN="-fsanitize=thread" CFLAGS="-O1 -g" tsan-tests
 
 check-valgrind: all
 	AWSROLE_BUILD=$(CURDIR)/$(BUILD) AWSROLE_VALGRIND=1 $(PYTHON) -m pytest -q -p no:cacheprovider \

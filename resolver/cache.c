@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "creds_json.h"
+#include "dynamic_only.h"
 #include "fileio.h"
+#include "handover.h"
 
 #define ENTRY_MAX (64 * 1024)
 
@@ -39,7 +41,7 @@ static char *cache_path(void)
     }
     const char *home = getenv("HOME");
     if (!home || !*home) {
-        struct passwd *pw = getpwuid(geteuid());
+        struct passwd *pw = awsr_getpwuid(geteuid());
         home = pw ? pw->pw_dir : NULL;
     }
     if (!home || !*home)
@@ -193,6 +195,8 @@ int awsr_cache_lock(struct awsr_cache *c, const char *key)
     char name[256];
     if (!c || !entry_name(key, ".lock", name))
         return -1;
+    /* A cache miss: the static launcher hands over before it waits on anyone. */
+    awsr_handover("a cache lock");
     int fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dynamic_only.h"
 #include "ini_table.h"
 #include "strbuf.h"
 
@@ -346,7 +347,7 @@ static char *expand_user(const char *path)
     if (i == 1) {
         home = getenv("HOME");
         if (!home) {
-            struct passwd *pw = getpwuid(getuid());
+            struct passwd *pw = awsr_getpwuid(getuid());
             if (!pw || !pw->pw_dir)
                 return strdup(path);
             home = pw->pw_dir;
@@ -355,7 +356,7 @@ static char *expand_user(const char *path)
         char *user = strndup(path + 1, i - 1);
         if (!user)
             return NULL;
-        struct passwd *pw = getpwnam(user);
+        struct passwd *pw = awsr_getpwnam(user);
         free(user);
         if (!pw || !pw->pw_dir)
             return strdup(path);

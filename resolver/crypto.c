@@ -3,9 +3,9 @@
  * prototype is a compile error, not a crash. */
 #include "crypto.h"
 
+#include "dynamic_only.h"
 #include "secmem.h"
 
-#include <dlfcn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -45,21 +45,21 @@ static void ossl_free(void *p, const char *file, int line)
 
 static void load(void)
 {
-    void *h = dlopen(AWSR_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *h = awsr_dlopen(AWSR_LIBCRYPTO_SONAME);
     const char *why = NULL;
     if (!h) {
-        why = dlerror();
+        why = awsr_dlerror();
     } else {
         /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
-        *(void **)&fn.digest = dlsym(h, "EVP_Digest");
-        *(void **)&fn.sha256 = dlsym(h, "EVP_sha256");
-        *(void **)&fn.hmac = dlsym(h, "HMAC");
+        *(void **)&fn.digest = awsr_dlsym(h, "EVP_Digest");
+        *(void **)&fn.sha256 = awsr_dlsym(h, "EVP_sha256");
+        *(void **)&fn.hmac = awsr_dlsym(h, "HMAC");
         if (!fn.digest || !fn.sha256 || !fn.hmac)
             why = "a needed symbol (EVP_Digest, EVP_sha256, HMAC) is missing";
         /* Keys and TLS records pass through OpenSSL's heap: wipe what it frees. This only
          * works before its first allocation, hence here, right after loading. */
         __typeof__(CRYPTO_set_mem_functions) *set_mem;
-        *(void **)&set_mem = dlsym(h, "CRYPTO_set_mem_functions");
+        *(void **)&set_mem = awsr_dlsym(h, "CRYPTO_set_mem_functions");
         if (set_mem)
             set_mem(ossl_malloc, ossl_realloc, ossl_free);
     }

@@ -3,9 +3,9 @@
 
 #include "crypto.h"
 #include "dl_resolve.h"
+#include "dynamic_only.h"
 #include "secmem.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -24,10 +24,10 @@ static void load(void)
     /* libcurl initialises OpenSSL for TLS: load libcrypto first so that its wiping
      * allocator is in place before OpenSSL allocates anything. */
     awsr_crypto_load(NULL);
-    void *h = dlopen(AWSR_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *h = awsr_dlopen(AWSR_LIBCURL_SONAME);
     if (!h) {
         snprintf(load_error, sizeof load_error, "cannot load libcurl (%s): %s",
-                 AWSR_LIBCURL_SONAME, dlerror());
+                 AWSR_LIBCURL_SONAME, awsr_dlerror());
         return;
     }
     const char *missing = NULL;

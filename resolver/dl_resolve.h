@@ -3,14 +3,14 @@
 #ifndef AWSR_DL_RESOLVE_H
 #define AWSR_DL_RESOLVE_H
 
-#include <dlfcn.h>
+#include "dynamic_only.h"
 
 /* Sets `slot` to `name` from `handle`, unless an earlier symbol was already `missing`;
  * records `name` in `missing` when the library lacks it. dlsym returns void *; POSIX
  * guarantees it converts to a function pointer. */
 #define AWSR_DL_RESOLVE(handle, slot, name, missing)                                      \
     do {                                                                                  \
-        if (!(missing) && !(*(void **)&(slot) = dlsym((handle), (name))))                 \
+        if (!(missing) && !(*(void **)&(slot) = awsr_dlsym((handle), (name))))            \
             (missing) = (name);                                                           \
     } while (0)
 

@@ -2,7 +2,9 @@
 #include "error.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -93,11 +95,58 @@ char *awsr_sanitize(char *dst, size_t dstsz, const char *src)
     return dst;
 }
 
+/* While held, lines wait here instead of going to stderr: a statically linked launcher
+ * that hands its run over to awsrole-run-full drops them (the companion says them again);
+ * otherwise they are written when released, at the latest at exit. */
+static struct {
+    bool held;
+    size_t len;
+    char buf[4096];
+} pending;
+
+static void emit(const char *clean)
+{
+    size_t n = strlen(clean);
+    if (pending.held && pending.len + n + 15 < sizeof pending.buf) {
+        pending.len += (size_t)snprintf(pending.buf + pending.len, sizeof pending.buf - pending.len,
+                                        "awsrole-run: %s\n", clean);
+        return;
+    }
+    awsr_log_release();
+    fprintf(stderr, "awsrole-run: %s\n", clean);
+}
+
+static void release_at_exit(void)
+{
+    awsr_log_release();
+}
+
+void awsr_log_hold(void)
+{
+    static bool registered;
+    if (!registered && atexit(release_at_exit) == 0)
+        registered = true;
+    pending.held = true;
+}
+
+void awsr_log_release(void)
+{
+    if (pending.len)
+        fwrite(pending.buf, 1, pending.len, stderr);
+    awsr_log_discard();
+}
+
+void awsr_log_discard(void)
+{
+    pending.held = false;
+    pending.len = 0;
+}
+
 void awsr_error_print(const struct awsr_error *err)
 {
     char clean[sizeof err->message * 4];
     awsr_sanitize(clean, sizeof clean, err->message[0] ? err->message : "unknown error");
-    fprintf(stderr, "awsrole-run: %s\n", clean);
+    emit(clean);
 }
 
 void awsr_log(const char *fmt, ...)
@@ -108,5 +157,5 @@ void awsr_log(const char *fmt, ...)
     vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
     awsr_sanitize(clean, sizeof clean, raw);
-    fprintf(stderr, "awsrole-run: %s\n", clean);
+    emit(clean);
 }

@@ -41,4 +41,10 @@ void awsr_error_print(const struct awsr_error *err);
 /* Writes "awsrole-run: <formatted>\n" to stderr (warnings, -v traces), sanitized. */
 void awsr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Holding: awsr_log and awsr_error_print keep their lines (up to 4 KiB) until release
+ * (or exit); discard drops them. For the statically linked launcher's first phase. */
+void awsr_log_hold(void);
+void awsr_log_release(void);
+void awsr_log_discard(void);
+
 #endif

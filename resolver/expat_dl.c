@@ -2,8 +2,8 @@
 #include "expat_dl.h"
 
 #include "dl_resolve.h"
+#include "dynamic_only.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -19,9 +19,10 @@ static char load_error[256]; /* "" once loaded */
 
 static void load(void)
 {
-    void *h = dlopen(AWSR_LIBEXPAT_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void *h = awsr_dlopen(AWSR_LIBEXPAT_SONAME);
     if (!h) {
-        snprintf(load_error, sizeof load_error, "cannot load %s", AWSR_LIBEXPAT_SONAME);
+        snprintf(load_error, sizeof load_error, "cannot load %s: %s", AWSR_LIBEXPAT_SONAME,
+                 awsr_dlerror());
         return;
     }
     const char *missing = NULL;

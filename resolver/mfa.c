@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "handover.h"
 #include "sources.h"
 
 #define MFA_PROCESS_TIMEOUT_MS 120000
@@ -252,6 +253,7 @@ int awsr_mfa_get_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE
                       struct awsr_error *err)
 {
     code[0] = '\0';
+    awsr_handover("an MFA code");
     if (rq->attempt > 0) {
         /* STS rejected the code: asking a fixed source again would only repeat it. */
         if (has_noninteractive(rq))

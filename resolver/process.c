@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handover.h"
+
 /* ------------------------------------------------------------------------------------ */
 /* Shell-style splitting: Python's shlex.split(s) (posix=True, whitespace_split=True,    */
 /* commenters='').                                                                        */
@@ -226,6 +228,7 @@ static void kill_child(pid_t pid, bool group)
 int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
                      struct awsr_proc_result *res, const char *what, struct awsr_error *err)
 {
+    awsr_handover("a process");
     memset(res, 0, sizeof *res);
     long timeout = awsr_process_timeout_ms(opts->timeout_ms > 0 ? opts->timeout_ms
                                                                 : AWSR_PROCESS_TIMEOUT_MS);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "child.h"
 #include "export.h"
+#include "front.h"
 #include "genconfig.h"
 #include "resolve.h"
 #include "secmem.h"
@@ -211,25 +211,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* The preload library: beside the launcher, or in ../lib/awsrole/ from it. Not inlined
- * (nor is write_config_copy): their PATH_MAX buffers would make main's frame 15 KiB, and
- * every start touch stack pages it does not use (a fault costs ~10 us on the bench VM). */
-__attribute__((noinline)) static char *find_shim(void)
+/* The preload library: beside the launcher, or in ../lib/awsrole/ from it. */
+static char *find_shim(void)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return NULL;
-    self[n] = '\0';
-    char *dir = dirname(self);
-    const char *candidates[] = {"%s/libawsrole-shim.so", "%s/../lib/awsrole/libawsrole-shim.so"};
-    for (size_t i = 0; i < 2; i++) {
-        char path[PATH_MAX + 64], real[PATH_MAX];
-        snprintf(path, sizeof path, candidates[i], dir);
-        if (access(path, R_OK) == 0 && realpath(path, real))
-            return strdup(real);
-    }
-    return NULL;
+    return awsr_front_find_beside("libawsrole-shim.so");
 }
 
 static long refresh_margin(void)
@@ -318,6 +303,7 @@ struct tree {
     time_t resolved_at;    /* last successful resolution */
     long margin;
     time_t retry_at;       /* after a failed renewal */
+    bool renew_via_companion; /* the static launcher, after its first phase (front.h) */
     bool renew_given_up;
 };
 
@@ -334,7 +320,11 @@ static int publish(struct tree *t, struct awsr_error *err)
 
 static int resolve_all(struct tree *t, int flags, struct awsr_error *err)
 {
-    for (size_t i = 0; i < t->n; i++)
+    if (t->renew_via_companion) {
+        if (awsr_front_resolve(t->res, t->n, flags, t->creds, err))
+            return -1;
+    }
+    for (size_t i = 0; !t->renew_via_companion && i < t->n; i++)
         if (awsr_resolve(&t->res[i], flags, &t->creds[i], err))
             return -1;
     t->resolved = true;
@@ -460,13 +450,20 @@ static int start_server(struct options *o, struct tree *t, struct awsr_error *er
     return 0;
 }
 
-/* Writes the private config copy in the segment's directory (best effort). */
+static char front_self[PATH_MAX];
+
+/* Writes the private config copy in the segment's directory (best effort). Not inlined:
+ * its PATH_MAX buffers would make main's frame 10 KiB deeper, and every start touch stack
+ * pages it does not use (a fault costs ~10 us on the bench VM). */
 __attribute__((noinline)) static void write_config_copy(struct options *o, struct tree *t)
 {
     const struct awsr_config *cfg = t->res[0].cfg;
     char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (!t->seg || !cfg || !cfg->config_path || n <= 0)
+    /* In the companion: the static launcher that handed over (front.h), the program users
+     * run. */
+    ssize_t n = front_self[0] ? (ssize_t)snprintf(self, sizeof self, "%s", front_self)
+                              : readlink("/proc/self/exe", self, sizeof self - 1);
+    if (!t->seg || !cfg || !cfg->config_path || n <= 0 || (size_t)n >= sizeof self)
         return;
     self[n] = '\0';
     char dir[PATH_MAX];
@@ -644,15 +641,42 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
+    bool front = awsr_front_is_static();
+    if (front) {
+        /* Only the launcher itself sets these for its companion. */
+        unsetenv(AWSR_FRONT_RESOLVE_ENV);
+        unsetenv(AWSR_FRONT_CODE_FD_ENV);
+        unsetenv(AWSR_FRONT_SELF_ENV);
+        awsr_front_begin(argv, o.ro.mfa_code);
+        /* --lazy resolves (and may prompt) at a child's request, long after the start. */
+        if (o.lazy) {
+            awsr_front_handover_now("--lazy");
+            return AWSR_E_OTHER;
+        }
+    } else {
+        /* The static launcher's path is kept for the config copy, out of the tree's sight. */
+        const char *fp = getenv(AWSR_FRONT_SELF_ENV);
+        if (fp)
+            snprintf(front_self, sizeof front_self, "%s", fp);
+        unsetenv(AWSR_FRONT_SELF_ENV);
+        char code[sizeof mfa_code_copy];
+        if (awsr_front_take_code(code, sizeof code))
+            o.ro.mfa_code = keep_code(code);
+        explicit_bzero(code, sizeof code);
+    }
+    bool internal = !front && getenv(AWSR_FRONT_RESOLVE_ENV);
+    if (internal)
+        o.ro.mfa_code = NULL; /* renewals never use a code: argv's is a wiped one */
     struct awsr_error err = {0};
     const char *profile = awsr_plan_profile_name(&o.ro.plan);
 
     restore_user_config();
     struct awsr_creds nested = {0};
-    int nested_rc = o.lazy ? 0 : nested_credentials(&o, profile, &nested);
+    int nested_rc = o.lazy || internal ? 0 : nested_credentials(&o, profile, &nested);
     if (nested_rc < 0)
         return AWSR_E_OTHER;
     if (nested_rc > 0) {
+        awsr_front_settle();
         if (o.ro.verbose)
             awsr_log("reusing the credentials of the enclosing awsrole-run tree for profile %s",
                      profile);
@@ -688,6 +712,12 @@ int main(int argc, char **argv)
         t.n = i + 1;
     }
     awsr_resolver_share(t.res, t.n);
+    if (internal) {
+        rc = awsr_front_serve(t.res, t.n);
+        for (size_t i = 0; i < t.n; i++)
+            awsr_resolver_free(&t.res[i]);
+        return rc;
+    }
 
     if (o.forget) {
         for (size_t i = 0; i < t.n; i++) {
@@ -701,6 +731,10 @@ int main(int argc, char **argv)
 
     if (!o.lazy) {
         rc = resolve_all(&t, 0, &err);
+        if (front) {
+            awsr_front_settle();
+            t.renew_via_companion = true;
+        }
         forget_code();
         if (rc) {
             awsr_error_print(&err);

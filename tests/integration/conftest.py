@@ -104,6 +104,12 @@ class AwsEnv:
         (self.home / ".aws").mkdir(parents=True, exist_ok=True)
         self.env = clean_env(str(self.home), str(self.tmp), {"AWS_ENDPOINT_URL_STS": sts.url})
         self.bin = os.path.join(BUILD, "awsrole-run")
+        # Under valgrind, the statically linked launcher's memory checks would be blind (no
+        # malloc to replace) and its hand-over would leave valgrind: run its dynamically
+        # linked twin, the same program, instead (shim/front.h).
+        full = os.path.join(BUILD, "awsrole-run-full")
+        if VALGRIND and os.path.exists(full):
+            self.bin = full
         self.shim = os.path.join(BUILD, "libawsrole-shim.so")
         self.config_path = self.home / ".aws" / "config"
         self.credentials_path = self.home / ".aws" / "credentials"

@@ -239,6 +239,44 @@ def test_renewal_reaches_live_getenv_and_the_credentials_file_without_prompt(aws
 
 
 @pytest.mark.slow
+def test_tree_started_from_a_cache_hit_renews_the_same_way(awsenv, sts):
+    """A cache hit starts the tree in the statically linked launcher, which renews through
+    awsrole-run-full (shim/front.h); the tree must not see a difference. (Processes switch
+    to a new generation only 10 minutes before theirs expires: new ones show it at once.)"""
+    setup_profiles(awsenv)
+    prime_mfa_session(awsenv, sts)
+    sts.configure(credential_lifetime=960)  # long enough for the cache (15 minutes)
+    first = awsenv.run(["-p", "long-run", "--export"])
+    assert first.returncode == 0, first.stderr
+    probe = os.path.join(os.environ.get("AWSROLE_BUILD", "/work/main/build"), "probes",
+                         "getenv_probe")
+    # renewal due 6 s after the credentials were issued
+    r = awsenv.run(["-p", "long-run", "-v", "--", "sh", "-c",
+                    probe + " AWS_ACCESS_KEY_ID; sleep 9; " + probe + " AWS_ACCESS_KEY_ID; "
+                    "cat ~/.aws/credentials"],
+                   env_extra={"AWSROLE_REFRESH_MARGIN": "954"}, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "using cached role credentials for profile long-run" in r.stderr
+    assert "renewed the credentials of the tree" in r.stderr
+    lines = r.stdout.splitlines()
+    before, after = lines[0].split("=", 1)[1], lines[1].split("=", 1)[1]
+    assert before != after
+    assert "aws_access_key_id = " + after in lines[2:], r.stdout
+    issued = {c["AccessKeyId"]: c for c in sts.issued}
+    assert issued[after]["kind"] == "role"
+    assert ops(sts, "GetSessionToken") == 1
+    renewals = sts.calls_for("AssumeRole")[2:]
+    assert renewals and all("TokenCode" not in c["params"] for c in renewals)
+    assert all(c["params"]["RoleSessionName"] == "long-run" for c in renewals)
+    # the renewal went to the cache too: the next run starts from it
+    again = awsenv.run(["-p", "long-run", "--export"])
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[0].split("'")[1] in issued
+    assert again.stdout.splitlines()[0].split("'")[1] != before
+    assert "Enter MFA code" not in r.stderr
+
+
+@pytest.mark.slow
 def test_end_of_the_mfa_session_never_prompts_while_the_child_owns_the_terminal(awsenv, sts):
     awsenv.seed()
     sts.configure(credential_lifetime=20)  # the MFA session too

@@ -545,6 +545,9 @@ def test_launcher_is_not_dumpable(awsenv, sts, tmp_path, tree_factory):
         os.mkdir(bindir)
         shutil.copy2(awsenv.bin, bindir)
         shutil.copy2(awsenv.shim, bindir)
+        full = os.path.join(os.path.dirname(awsenv.bin), "awsrole-run-full")
+        if os.path.exists(full):  # the static launcher's companion (shim/front.h)
+            shutil.copy2(full, bindir)
         home = os.path.join(base, "home")
         shutil.copytree(awsenv.home, home)
         for sub in ("cache", "runtime"):

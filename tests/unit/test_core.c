@@ -10,6 +10,11 @@
 
 #include "creds.h"
 #include "error.h"
+#include "handover.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static void test_sanitize_escapes_terminal_controls(void **state)
 {
@@ -60,6 +65,85 @@ static void test_error_set_and_service(void **state)
     assert_int_equal(strlen(e.message), sizeof e.message - 1);
     awsr_error_clear(&e);
     assert_int_equal(e.status, 0);
+}
+
+/* What fd 2 received since the last call (the test's stderr goes to a temporary file). */
+static char *stderr_text(FILE *capture)
+{
+    static char buf[16384];
+    fflush(stderr);
+    rewind(capture);
+    size_t n = fread(buf, 1, sizeof buf - 1, capture);
+    buf[n] = '\0';
+    rewind(capture);
+    assert_int_equal(ftruncate(fileno(capture), 0), 0);
+    return buf;
+}
+
+static void test_log_hold_release_and_discard(void **state)
+{
+    (void)state;
+    FILE *capture = tmpfile();
+    assert_non_null(capture);
+    int saved = dup(2);
+    dup2(fileno(capture), 2);
+
+    awsr_log_hold();
+    awsr_log("first %d", 1);
+    struct awsr_error e = {0};
+    awsr_error_set(&e, AWSR_E_CONFIG, "second\x1b");
+    awsr_error_print(&e);
+    assert_string_equal(stderr_text(capture), "");
+    awsr_log_release();
+    assert_string_equal(stderr_text(capture), "awsrole-run: first 1\nawsrole-run: second\\x1B\n");
+
+    /* discarded lines never appear; after that, lines go out at once */
+    awsr_log_hold();
+    awsr_log("dropped");
+    awsr_log_discard();
+    awsr_log("direct");
+    assert_string_equal(stderr_text(capture), "awsrole-run: direct\n");
+
+    /* more than the buffer holds: everything comes out, in order */
+    awsr_log_hold();
+    char line[200];
+    memset(line, 'x', sizeof line - 1);
+    line[sizeof line - 1] = '\0';
+    for (int i = 0; i < 40; i++)
+        awsr_log("%02d %s", i, line);
+    awsr_log_release();
+    const char *out = stderr_text(capture);
+    for (int i = 0; i < 40; i++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "awsrole-run: %02d x", i);
+        const char *at = strstr(out, tag);
+        assert_non_null(at);
+        out = at + 1;
+    }
+
+    dup2(saved, 2);
+    close(saved);
+    fclose(capture);
+}
+
+static const char *handed_over;
+
+static void record_handover(const char *why)
+{
+    handed_over = why;
+}
+
+static void test_handover_calls_the_armed_handler_only(void **state)
+{
+    (void)state;
+    awsr_handover("nobody listens");
+    assert_null(handed_over);
+    awsr_handover_arm(record_handover);
+    awsr_handover("libcurl.so.4");
+    assert_string_equal(handed_over, "libcurl.so.4");
+    awsr_handover_arm(NULL);
+    awsr_handover("again");
+    assert_string_equal(handed_over, "libcurl.so.4");
 }
 
 static void test_time_parse_forms(void **state)
@@ -116,6 +200,8 @@ int main(void)
         cmocka_unit_test(test_sanitize_escapes_terminal_controls),
         cmocka_unit_test(test_sanitize_keeps_text_and_truncates_safely),
         cmocka_unit_test(test_error_set_and_service),
+        cmocka_unit_test(test_log_hold_release_and_discard),
+        cmocka_unit_test(test_handover_calls_the_armed_handler_only),
         cmocka_unit_test(test_time_parse_forms),
         cmocka_unit_test(test_creds_copy_clear_and_expiry),
     };

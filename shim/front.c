@@ -1,0 +1,361 @@
+/* front.c - the statically linked launcher hands runs and renewals to awsrole-run-full
+ * (see front.h). */
+#include "front.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "creds_json.h"
+#include "dynamic_only.h"
+#include "fileio.h"
+#include "handover.h"
+
+extern char **environ;
+
+#define COMPANION "awsrole-run-full"
+#define MAX_ANSWER (256 * 1024)
+
+static char **front_argv;
+static const char *front_code;
+
+bool awsr_front_is_static(void)
+{
+    return !awsr_dlopen_available();
+}
+
+char *awsr_front_find_beside(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = '\0';
+    char *dir = dirname(self);
+    const char *candidates[] = {"%s/%s", "%s/../lib/awsrole/%s"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[PATH_MAX + 64], real[PATH_MAX];
+        snprintf(path, sizeof path, candidates[i], dir, name);
+        if (access(path, R_OK) == 0 && realpath(path, real))
+            return strdup(real);
+    }
+    return NULL;
+}
+
+/* Passes the code on a pipe whose read end the companion inherits; -1 without a code. */
+static int code_pipe(void)
+{
+    if (!front_code || !*front_code)
+        return -1;
+    int p[2];
+    if (pipe(p))
+        return -1;
+    size_t len = strlen(front_code);
+    if (write(p[1], front_code, len) != (ssize_t)len) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(p[1]);
+    return p[0];
+}
+
+static void exec_companion(const char *why)
+{
+    (void)why;
+    char *full = awsr_front_find_beside(COMPANION);
+    if (!full)
+        return;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    int fd = code_pipe();
+    char num[16];
+    snprintf(num, sizeof num, "%d", fd);
+    if ((fd < 0 || setenv(AWSR_FRONT_CODE_FD_ENV, num, 1) == 0) &&
+        (!self[0] || setenv(AWSR_FRONT_SELF_ENV, self, 1) == 0)) {
+        /* Lines held so far are said again by the companion. */
+        awsr_log_discard();
+        fflush(stdout);
+        execve(full, front_argv, environ);
+    }
+    int e = errno;
+    unsetenv(AWSR_FRONT_CODE_FD_ENV);
+    unsetenv(AWSR_FRONT_SELF_ENV);
+    if (fd >= 0)
+        close(fd);
+    awsr_log_release();
+    awsr_log("cannot run %s: %s", full, strerror(e));
+    free(full);
+}
+
+void awsr_front_begin(char **argv, const char *code)
+{
+    front_argv = argv;
+    front_code = code;
+    awsr_log_hold();
+    awsr_handover_arm(exec_companion);
+}
+
+void awsr_front_handover_now(const char *why)
+{
+    char *full = awsr_front_find_beside(COMPANION);
+    awsr_front_settle();
+    if (full) {
+        free(full);
+        exec_companion(why); /* returns only after saying why it failed */
+        return;
+    }
+    awsr_log("%s needs %s, which was not found beside awsrole-run or in ../lib/awsrole/; "
+             "reinstall awsrole-run", why, COMPANION);
+}
+
+void awsr_front_settle(void)
+{
+    awsr_handover_arm(NULL);
+    awsr_log_release();
+}
+
+bool awsr_front_take_code(char *code, size_t n)
+{
+    const char *v = getenv(AWSR_FRONT_CODE_FD_ENV);
+    if (!v)
+        return false;
+    char *end;
+    long fd = strtol(v, &end, 10);
+    unsetenv(AWSR_FRONT_CODE_FD_ENV);
+    if (*end || fd < 0 || fd > INT_MAX)
+        return false;
+    size_t got = 0;
+    while (got + 1 < n) {
+        ssize_t r = read((int)fd, code + got, n - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    code[got] = '\0';
+    close((int)fd);
+    return got > 0;
+}
+
+/* ---- renewals through the companion ---- */
+
+static int spawn_resolver(const char *full, int flags, const char *session, int out_fd,
+                          pid_t *pid)
+{
+    struct awsr_envp env;
+    char num[16];
+    snprintf(num, sizeof num, "%d", flags);
+    if (awsr_envp_init(&env, environ) || awsr_envp_set(&env, AWSR_FRONT_RESOLVE_ENV, num) ||
+        awsr_envp_set(&env, AWSR_FRONT_SESSION_ENV, session) ||
+        awsr_envp_set(&env, AWSR_FRONT_CODE_FD_ENV, NULL)) {
+        awsr_envp_free(&env);
+        return ENOMEM;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+    posix_spawnattr_init(&at);
+    /* The supervisor blocks the signals it forwards; the companion starts clean. */
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(pid, full, &fa, &at, front_argv, env.v);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    awsr_envp_free(&env);
+    return rc;
+}
+
+/* Reads the companion's whole answer; NULL past MAX_ANSWER or on a read error. */
+static char *read_answer(int fd, size_t *len)
+{
+    char *buf = malloc(MAX_ANSWER + 1);
+    size_t got = 0;
+    while (buf) {
+        if (got == MAX_ANSWER) {
+            explicit_bzero(buf, got);
+            free(buf);
+            return NULL;
+        }
+        ssize_t r = read(fd, buf + got, MAX_ANSWER - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            explicit_bzero(buf, got);
+            free(buf);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    if (buf)
+        buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+static int parse_answer(const char *text, size_t len, size_t n, struct awsr_creds *creds,
+                        struct awsr_error *err)
+{
+    json_t *root = awsr_creds_json_load(text, len, COMPANION ": ", "its answer", err);
+    if (!root)
+        return -1;
+    int rc = 0;
+    json_t *e = json_object_get(root, "Error");
+    json_t *list = json_object_get(root, "Credentials");
+    if (e) {
+        json_int_t status = json_integer_value(json_object_get(e, "Status"));
+        const char *code = json_string_value(json_object_get(e, "Code"));
+        const char *msg = json_string_value(json_object_get(e, "Message"));
+        awsr_error_set(err, status >= AWSR_E_USAGE && status <= AWSR_E_OTHER ? (int)status : AWSR_E_OTHER,
+                       "%s", msg ? msg : "renewal failed");
+        snprintf(err->code, sizeof err->code, "%s", code ? code : "");
+        rc = -1;
+    } else if (!json_is_array(list) || json_array_size(list) != n) {
+        rc = awsr_error_set(err, AWSR_E_OTHER, "%s: an answer without the credentials", COMPANION);
+    } else {
+        struct awsr_creds got[n];
+        memset(got, 0, sizeof got);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = awsr_creds_json_fill(json_array_get(list, i), "SessionToken", COMPANION ": ",
+                                      &got[i], err);
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0) {
+                awsr_creds_clear(&creds[i]);
+                creds[i] = got[i];
+            } else {
+                awsr_creds_clear(&got[i]);
+            }
+        }
+    }
+    awsr_json_wipe_free(root);
+    return rc;
+}
+
+int awsr_front_resolve(const struct awsr_resolver *res, size_t n, int flags,
+                       struct awsr_creds *creds, struct awsr_error *err)
+{
+    char *full = awsr_front_find_beside(COMPANION);
+    if (!full)
+        return awsr_error_set(err, AWSR_E_OTHER,
+                              "%s was not found beside awsrole-run or in ../lib/awsrole/; "
+                              "reinstall awsrole-run", COMPANION);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC)) {
+        free(full);
+        return awsr_error_set(err, AWSR_E_OTHER, "pipe: %s", strerror(errno));
+    }
+    pid_t pid;
+    int rc = spawn_resolver(full, flags, res[0].session_name, p[1], &pid);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        awsr_error_set(err, AWSR_E_OTHER, "cannot run %s: %s", full, strerror(rc));
+        free(full);
+        return -1;
+    }
+    free(full);
+    size_t len = 0;
+    char *answer = read_answer(p[0], &len);
+    close(p[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!answer)
+        return awsr_error_set(err, AWSR_E_OTHER, "%s: no readable answer", COMPANION);
+    if (len == 0)
+        rc = awsr_error_set(err, AWSR_E_OTHER, "%s ended without an answer (status %d)",
+                            COMPANION, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    else
+        rc = parse_answer(answer, len, n, creds, err);
+    explicit_bzero(answer, len);
+    free(answer);
+    return rc;
+}
+
+/* ---- the companion's side ---- */
+
+static json_t *creds_object(const struct awsr_creds *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "AccessKeyId", json_string(c->access_key_id));
+    json_object_set_new(o, "SecretAccessKey", json_string(c->secret_access_key));
+    if (c->session_token)
+        json_object_set_new(o, "SessionToken", json_string(c->session_token));
+    if (c->account_id)
+        json_object_set_new(o, "AccountId", json_string(c->account_id));
+    if (c->expiration) {
+        char when[32];
+        awsr_time_format(c->expiration, when, sizeof when);
+        json_object_set_new(o, "Expiration", json_string(when));
+    }
+    return o;
+}
+
+int awsr_front_serve(struct awsr_resolver *res, size_t n)
+{
+    const char *v = getenv(AWSR_FRONT_RESOLVE_ENV);
+    if (!v)
+        return -1;
+    int flags = atoi(v);
+    const char *session = getenv(AWSR_FRONT_SESSION_ENV);
+    /* The tree keeps its role session name across renewals. */
+    for (size_t i = 0; session && *session && i < n; i++) {
+        char *copy = strdup(session);
+        if (copy) {
+            free(res[i].session_name);
+            res[i].session_name = copy;
+        }
+    }
+    struct awsr_error err = {0};
+    struct awsr_creds creds[n];
+    memset(creds, 0, sizeof creds);
+    json_t *root = json_object();
+    json_t *list = json_array();
+    int status = 0;
+    for (size_t i = 0; i < n && status == 0; i++) {
+        if (awsr_resolve(&res[i], flags, &creds[i], &err) == 0)
+            json_array_append_new(list, creds_object(&creds[i]));
+        else
+            status = err.status ? err.status : AWSR_E_OTHER;
+    }
+    if (status) {
+        json_decref(list);
+        json_object_set_new(root, "Error", json_pack("{s:i, s:s, s:s}", "Status", status,
+                                                     "Code", err.code, "Message", err.message));
+    } else {
+        json_object_set_new(root, "Credentials", list);
+    }
+    size_t need = json_dumpb(root, NULL, 0, JSON_COMPACT);
+    char *text = need ? malloc(need) : NULL;
+    if (!text || json_dumpb(root, text, need, JSON_COMPACT) != need ||
+        awsr_write_all(STDOUT_FILENO, text, need))
+        status = AWSR_E_OTHER;
+    if (text) {
+        explicit_bzero(text, need);
+        free(text);
+    }
+    awsr_json_wipe_free(root);
+    for (size_t i = 0; i < n; i++)
+        awsr_creds_clear(&creds[i]);
+    return status;
+}
