@@ -144,7 +144,12 @@ $(BUILD)/obj/resolver/dynamic_only.static.o: resolver/dynamic_only.c
 $(LAUNCHER): $(BUILD)/obj/shim/main.o $(BUILD)/obj/resolver/dynamic_only.static.o $(LIBLAUNCH) $(LIBAWSR)
 	$(CC) $(BASE_CFLAGS) -static-pie -o $@ $^ $(JANSSON_LIBS)
 
-$(FULL): $(BUILD)/obj/shim/main.o $(LIBLAUNCH) $(LIBAWSR)
+# The companion's main honours the variables the static launcher passes it (front.h).
+$(BUILD)/obj/shim/main.companion.o: shim/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -DAWSR_COMPANION $(INCLUDES) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FULL): $(BUILD)/obj/shim/main.companion.o $(LIBLAUNCH) $(LIBAWSR)
 	$(CC) $(BASE_CFLAGS) -o $@ $^ $(LAUNCHER_LIBS)
 else
 $(LAUNCHER): $(BUILD)/obj/shim/main.o $(LIBLAUNCH) $(LIBAWSR)

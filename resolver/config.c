@@ -222,6 +222,14 @@ static int merge_credentials(struct awsr_config *cfg, const struct awsr_ini *ini
     return 0;
 }
 
+static void free_text(char *t, size_t n)
+{
+    if (t) {
+        explicit_bzero(t, n);
+        free(t);
+    }
+}
+
 void awsr_config_free(struct awsr_config *cfg)
 {
     if (!cfg)
@@ -233,6 +241,8 @@ void awsr_config_free(struct awsr_config *cfg)
     }
     awsr_section_free_table(&cfg->services);
     awsr_section_free_table(&cfg->sso_sessions);
+    free_text(cfg->config_text, cfg->config_len);
+    free_text(cfg->credentials_text, cfg->credentials_len);
     free(cfg->config_path);
     free(cfg->credentials_path);
     free(cfg);
@@ -477,14 +487,6 @@ static int file_path(const char *var, const char *fallback, char **out)
     return *out ? 0 : -1;
 }
 
-static void free_text(char *t, size_t n)
-{
-    if (t) {
-        explicit_bzero(t, n);
-        free(t);
-    }
-}
-
 int awsr_config_load(struct awsr_config **out, struct awsr_error *err)
 {
     *out = NULL;
@@ -501,6 +503,13 @@ int awsr_config_load(struct awsr_config **out, struct awsr_error *err)
         goto done;
     rc = awsr_config_parse(cfg_text, cfg_len, cfg_path, cred_text, cred_len, cred_path, out,
                            err);
+    if (rc == 0) {
+        (*out)->config_text = cfg_text;
+        (*out)->config_len = cfg_len;
+        (*out)->credentials_text = cred_text;
+        (*out)->credentials_len = cred_len;
+        cfg_text = cred_text = NULL;
+    }
 done:
     free_text(cfg_text, cfg_len);
     free_text(cred_text, cred_len);

@@ -58,6 +58,10 @@ struct awsr_config {
     char *credentials_path; /* idem */
     bool config_found;      /* the file existed and was a regular file */
     bool credentials_found;
+    /* The files' text as read (awsr_config_load only; wiped at free): a statically linked
+     * launcher hands the same snapshot to the companion that renews for it (front.c). */
+    char *config_text, *credentials_text;
+    size_t config_len, credentials_len;
 };
 
 /* Builds the config from file contents (either text may be NULL: no such file). */

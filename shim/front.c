@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,33 +72,42 @@ static int code_pipe(void)
     return p[0];
 }
 
-static void exec_companion(const char *why)
+/* Execs the companion; never returns: a run the static launcher cannot finish ends here,
+ * before the prompt, process or network call it was about to make. */
+static _Noreturn void exec_companion(const char *why)
 {
-    (void)why;
     char *full = awsr_front_find_beside(COMPANION);
-    if (!full)
-        return;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = '\0';
-    int fd = code_pipe();
-    char num[16];
-    snprintf(num, sizeof num, "%d", fd);
-    if ((fd < 0 || setenv(AWSR_FRONT_CODE_FD_ENV, num, 1) == 0) &&
-        (!self[0] || setenv(AWSR_FRONT_SELF_ENV, self, 1) == 0)) {
-        /* Lines held so far are said again by the companion. */
-        awsr_log_discard();
-        fflush(stdout);
-        execve(full, front_argv, environ);
+    int e = ENOENT;
+    if (full) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        int fd = code_pipe();
+        char num[16];
+        snprintf(num, sizeof num, "%d", fd);
+        if ((fd < 0 || setenv(AWSR_FRONT_CODE_FD_ENV, num, 1) == 0) &&
+            (!self[0] || setenv(AWSR_FRONT_SELF_ENV, self, 1) == 0)) {
+            /* Lines held so far are said again by the companion. */
+            awsr_log_discard();
+            fflush(stdout);
+            execve(full, front_argv, environ);
+        }
+        e = errno;
+        unsetenv(AWSR_FRONT_CODE_FD_ENV);
+        unsetenv(AWSR_FRONT_SELF_ENV);
+        if (fd >= 0)
+            close(fd);
     }
-    int e = errno;
-    unsetenv(AWSR_FRONT_CODE_FD_ENV);
-    unsetenv(AWSR_FRONT_SELF_ENV);
-    if (fd >= 0)
-        close(fd);
-    awsr_log_release();
-    awsr_log("cannot run %s: %s", full, strerror(e));
+    awsr_front_settle();
+    if (full)
+        awsr_log("cannot run %s (needed for %s): %s; reinstall awsrole-run", full, why,
+                 strerror(e));
+    else
+        awsr_log("%s, which does what this statically linked awsrole-run cannot (here: %s), "
+                 "was not found beside awsrole-run or in ../lib/awsrole/; reinstall awsrole-run",
+                 COMPANION, why);
     free(full);
+    exit(AWSR_E_OTHER);
 }
 
 void awsr_front_begin(char **argv, const char *code)
@@ -107,17 +118,9 @@ void awsr_front_begin(char **argv, const char *code)
     awsr_handover_arm(exec_companion);
 }
 
-void awsr_front_handover_now(const char *why)
+_Noreturn void awsr_front_handover_now(const char *why)
 {
-    char *full = awsr_front_find_beside(COMPANION);
-    awsr_front_settle();
-    if (full) {
-        free(full);
-        exec_companion(why); /* returns only after saying why it failed */
-        return;
-    }
-    awsr_log("%s needs %s, which was not found beside awsrole-run or in ../lib/awsrole/; "
-             "reinstall awsrole-run", why, COMPANION);
+    exec_companion(why);
 }
 
 void awsr_front_settle(void)
@@ -134,7 +137,9 @@ bool awsr_front_take_code(char *code, size_t n)
     char *end;
     long fd = strtol(v, &end, 10);
     unsetenv(AWSR_FRONT_CODE_FD_ENV);
-    if (*end || fd < 0 || fd > INT_MAX)
+    struct stat st;
+    /* Only the pipe the static launcher made: never the terminal or a file. */
+    if (*end || fd < 3 || fd > INT_MAX || fstat((int)fd, &st) || !S_ISFIFO(st.st_mode))
         return false;
     size_t got = 0;
     while (got + 1 < n) {
@@ -152,14 +157,53 @@ bool awsr_front_take_code(char *code, size_t n)
 
 /* ---- renewals through the companion ---- */
 
-static int spawn_resolver(const char *full, int flags, const char *session, int out_fd,
-                          pid_t *pid)
+/* A memory file holding text, at descriptor 10 or above (clear of 0-4, see below);
+ * -1 on failure. */
+static int memory_file(const char *name, const char *text, size_t len)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    if (high >= 0 && len && awsr_write_all(high, text, len)) {
+        close(high);
+        return -1;
+    }
+    return high;
+}
+
+/* The companion reads the config and credentials files as the launcher read them at its
+ * start (as a dynamic launcher keeps its plan for the whole run): from memory files at
+ * descriptors 3 and 4. A file that did not exist stays as it is. */
+static int snapshot_files(const struct awsr_config *cfg, struct awsr_envp *env,
+                          posix_spawn_file_actions_t *fa, int fds[2])
+{
+    const char *text[2] = {cfg->config_found ? cfg->config_text : NULL,
+                           cfg->credentials_found ? cfg->credentials_text : NULL};
+    size_t len[2] = {cfg->config_len, cfg->credentials_len};
+    const char *var[2] = {"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"};
+    for (int i = 0; i < 2; i++) {
+        if (!text[i])
+            continue;
+        fds[i] = memory_file(i ? "awsrole-credentials" : "awsrole-config", text[i], len[i]);
+        char path[16];
+        snprintf(path, sizeof path, "/dev/fd/%d", AWSR_FRONT_SNAPSHOT_FD0 + i);
+        if (fds[i] < 0 || posix_spawn_file_actions_adddup2(fa, fds[i], AWSR_FRONT_SNAPSHOT_FD0 + i) ||
+            awsr_envp_set(env, var[i], path))
+            return -1;
+    }
+    return 0;
+}
+
+static int spawn_resolver(const char *full, const struct awsr_resolver *res, int flags,
+                          int out_fd, pid_t *pid)
 {
     struct awsr_envp env;
     char num[16];
     snprintf(num, sizeof num, "%d", flags);
     if (awsr_envp_init(&env, environ) || awsr_envp_set(&env, AWSR_FRONT_RESOLVE_ENV, num) ||
-        awsr_envp_set(&env, AWSR_FRONT_SESSION_ENV, session) ||
+        awsr_envp_set(&env, AWSR_FRONT_SESSION_ENV, res[0].session_name) ||
         awsr_envp_set(&env, AWSR_FRONT_CODE_FD_ENV, NULL)) {
         awsr_envp_free(&env);
         return ENOMEM;
@@ -170,14 +214,24 @@ static int spawn_resolver(const char *full, int flags, const char *session, int 
     sigemptyset(&none);
     sigfillset(&all);
     posix_spawn_file_actions_init(&fa);
+    /* stdout first: the pipe may sit at 3 or 4, which the snapshots take next. */
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+    int fds[2] = {-1, -1};
+    int rc = res[0].cfg && snapshot_files(res[0].cfg, &env, &fa, fds) ? EIO : 0;
     posix_spawnattr_init(&at);
-    /* The supervisor blocks the signals it forwards; the companion starts clean. */
+    /* The supervisor blocks the signals it forwards; the companion starts clean, in a
+     * process group of its own: a Ctrl-C meant for the command does not cut a renewal. */
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawn(pid, full, &fa, &at, front_argv, env.v);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+    if (rc == 0)
+        rc = posix_spawn(pid, full, &fa, &at, front_argv, env.v);
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     awsr_envp_free(&env);
@@ -265,7 +319,7 @@ int awsr_front_resolve(const struct awsr_resolver *res, size_t n, int flags,
         return awsr_error_set(err, AWSR_E_OTHER, "pipe: %s", strerror(errno));
     }
     pid_t pid;
-    int rc = spawn_resolver(full, flags, res[0].session_name, p[1], &pid);
+    int rc = spawn_resolver(full, res, flags, p[1], &pid);
     close(p[1]);
     if (rc) {
         close(p[0]);
@@ -282,9 +336,12 @@ int awsr_front_resolve(const struct awsr_resolver *res, size_t n, int flags,
         ;
     if (!answer)
         return awsr_error_set(err, AWSR_E_OTHER, "%s: no readable answer", COMPANION);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (len == 0)
-        rc = awsr_error_set(err, AWSR_E_OTHER, "%s ended without an answer (status %d)",
-                            COMPANION, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        /* It failed before resolving (its message is above): a configuration or usage
+         * error stays one, anything else may pass. */
+        rc = awsr_error_set(err, code >= AWSR_E_USAGE && code <= AWSR_E_SERVICE ? code : AWSR_E_OTHER,
+                            "%s ended without an answer (status %d)", COMPANION, code);
     else
         rc = parse_answer(answer, len, n, creds, err);
     explicit_bzero(answer, len);

@@ -17,11 +17,17 @@
 
 #include "resolve.h"
 
-/* The companion's internal variables: never set by users. */
+/* The companion's internal variables: set only by the static launcher, honoured only by
+ * awsrole-run-full (its main.c is built with AWSR_COMPANION); every other build removes
+ * them at start. */
 #define AWSR_FRONT_CODE_FD_ENV "AWSROLE_INTERNAL_MFA_FD"
 #define AWSR_FRONT_RESOLVE_ENV "AWSROLE_INTERNAL_RESOLVE"
 #define AWSR_FRONT_SESSION_ENV "AWSROLE_INTERNAL_SESSION_NAME"
 #define AWSR_FRONT_SELF_ENV "AWSROLE_INTERNAL_FRONT"  /* the static launcher's own path */
+/* In the resolve mode, descriptors 3 and 4 may hold the config and credentials files as
+ * the static launcher read them (AWS_CONFIG_FILE=/dev/fd/3, ...); the companion marks them
+ * close-on-exec at once, so no process it runs inherits them. */
+#define AWSR_FRONT_SNAPSHOT_FD0 3
 
 /* True in the statically linked launcher. */
 bool awsr_front_is_static(void);
@@ -33,9 +39,9 @@ char *awsr_front_find_beside(const char *name);
 /* Static launcher, first phase: arms the handover (argv as the process got it; code
  * points to the launcher's copy of the MFA code, or NULL) and holds log lines. */
 void awsr_front_begin(char **argv, const char *code);
-/* Hands over now (for modes the static launcher never serves). Returns only on failure,
- * with the reason printed. */
-void awsr_front_handover_now(const char *why);
+/* Hands over now (for modes the static launcher never serves). On failure, says why and
+ * exits with 255; so does any hand-over during the first phase. */
+_Noreturn void awsr_front_handover_now(const char *why);
 /* End of the first phase: no more handover; held log lines are written. */
 void awsr_front_settle(void);
 

@@ -1,5 +1,6 @@
 /* main.c - awsrole-run: options, modes (run, --export, --forget, --lazy), exit statuses. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -642,18 +643,21 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     bool front = awsr_front_is_static();
+#ifdef AWSR_COMPANION
+    const bool companion = true;
+#else
+    const bool companion = false;
+    /* Only the static launcher sets these, for its companion. */
+    unsetenv(AWSR_FRONT_RESOLVE_ENV);
+    unsetenv(AWSR_FRONT_CODE_FD_ENV);
+    unsetenv(AWSR_FRONT_SELF_ENV);
+#endif
     if (front) {
-        /* Only the launcher itself sets these for its companion. */
-        unsetenv(AWSR_FRONT_RESOLVE_ENV);
-        unsetenv(AWSR_FRONT_CODE_FD_ENV);
-        unsetenv(AWSR_FRONT_SELF_ENV);
         awsr_front_begin(argv, o.ro.mfa_code);
         /* --lazy resolves (and may prompt) at a child's request, long after the start. */
-        if (o.lazy) {
+        if (o.lazy)
             awsr_front_handover_now("--lazy");
-            return AWSR_E_OTHER;
-        }
-    } else {
+    } else if (companion) {
         /* The static launcher's path is kept for the config copy, out of the tree's sight. */
         const char *fp = getenv(AWSR_FRONT_SELF_ENV);
         if (fp)
@@ -664,9 +668,13 @@ int main(int argc, char **argv)
             o.ro.mfa_code = keep_code(code);
         explicit_bzero(code, sizeof code);
     }
-    bool internal = !front && getenv(AWSR_FRONT_RESOLVE_ENV);
-    if (internal)
+    bool internal = companion && getenv(AWSR_FRONT_RESOLVE_ENV);
+    if (internal) {
         o.ro.mfa_code = NULL; /* renewals never use a code: argv's is a wiped one */
+        for (int fd = AWSR_FRONT_SNAPSHOT_FD0; fd < AWSR_FRONT_SNAPSHOT_FD0 + 2; fd++)
+            if (fcntl(fd, F_GETFD) >= 0)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     struct awsr_error err = {0};
     const char *profile = awsr_plan_profile_name(&o.ro.plan);
 

@@ -241,38 +241,58 @@ def test_renewal_reaches_live_getenv_and_the_credentials_file_without_prompt(aws
 @pytest.mark.slow
 def test_tree_started_from_a_cache_hit_renews_the_same_way(awsenv, sts):
     """A cache hit starts the tree in the statically linked launcher, which renews through
-    awsrole-run-full (shim/front.h); the tree must not see a difference. (Processes switch
-    to a new generation only 10 minutes before theirs expires: new ones show it at once.)"""
+    awsrole-run-full (shim/front.h); the tree must not see a difference: the same role
+    session name at every renewal, the config as it was at the start even if the file
+    changes, renewed credentials for new processes and in the file. (Running processes
+    switch to a new generation only 10 minutes before theirs expires.)"""
     setup_profiles(awsenv)
+    with open(awsenv.config_path, "a") as f:
+        f.write("\n[profile generated-name]\nregion = us-west-2\n"
+                "role_arn = arn:aws:iam::128716708097:role/cli-role\n"
+                "source_profile = cli-user\nmfa_serial = arn:aws:iam::128716708097:mfa/cli-user\n"
+                "duration_seconds = 3600\n")  # a role-cache entry of its own
     prime_mfa_session(awsenv, sts)
     sts.configure(credential_lifetime=960)  # long enough for the cache (15 minutes)
-    first = awsenv.run(["-p", "long-run", "--export"])
+    first = awsenv.run(["-p", "generated-name", "--export"])
     assert first.returncode == 0, first.stderr
-    probe = os.path.join(os.environ.get("AWSROLE_BUILD", "/work/main/build"), "probes",
-                         "getenv_probe")
-    # renewal due 6 s after the credentials were issued
-    r = awsenv.run(["-p", "long-run", "-v", "--", "sh", "-c",
-                    probe + " AWS_ACCESS_KEY_ID; sleep 9; " + probe + " AWS_ACCESS_KEY_ID; "
-                    "cat ~/.aws/credentials"],
+    build = os.environ.get("AWSROLE_BUILD", "/work/main/build")
+    probe = os.path.join(build, "probes", "getenv_probe")
+    # Renewals are due 6 s after each issue: two of them while the command runs. Halfway,
+    # the user's config changes role (the tree keeps the one it started with).
+    script = ("readlink /proc/$PPID/exe; {p} AWS_ACCESS_KEY_ID; sleep 3; "
+              "cp \"$AWSROLE_USER_CONFIG_FILE\" \"$AWSROLE_USER_CONFIG_FILE.bak\"; "
+              "sed -i s/cli-role/open-role/ \"$AWSROLE_USER_CONFIG_FILE\"; sleep 10; "
+              "mv \"$AWSROLE_USER_CONFIG_FILE.bak\" \"$AWSROLE_USER_CONFIG_FILE\"; "
+              "{p} AWS_ACCESS_KEY_ID; cat ~/.aws/credentials").format(p=probe)
+    r = awsenv.run(["-p", "generated-name", "-v", "--", "sh", "-c", script],
                    env_extra={"AWSROLE_REFRESH_MARGIN": "954"}, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "using cached role credentials for profile long-run" in r.stderr
-    assert "renewed the credentials of the tree" in r.stderr
+    assert "using cached role credentials for profile generated-name" in r.stderr
+    assert r.stderr.count("renewed the credentials of the tree") >= 2, r.stderr
     lines = r.stdout.splitlines()
-    before, after = lines[0].split("=", 1)[1], lines[1].split("=", 1)[1]
+    full = os.path.join(build, "awsrole-run-full")
+    assert lines[0] == os.path.realpath(os.path.join(build, "awsrole-run")), lines[0]
+    if os.path.exists(full):
+        assert "ELF" in open(lines[0], "rb").read(4).decode("latin-1")
+    before, after = lines[1].split("=", 1)[1], lines[2].split("=", 1)[1]
     assert before != after
-    assert "aws_access_key_id = " + after in lines[2:], r.stdout
+    assert "aws_access_key_id = " + after in lines[3:], r.stdout
     issued = {c["AccessKeyId"]: c for c in sts.issued}
     assert issued[after]["kind"] == "role"
     assert ops(sts, "GetSessionToken") == 1
     renewals = sts.calls_for("AssumeRole")[2:]
-    assert renewals and all("TokenCode" not in c["params"] for c in renewals)
-    assert all(c["params"]["RoleSessionName"] == "long-run" for c in renewals)
+    assert len(renewals) >= 2
+    assert all("TokenCode" not in c["params"] for c in renewals)
+    # the tree's own generated name, kept: not a new one per renewal (they are 6 s apart)
+    names = {c["params"]["RoleSessionName"] for c in renewals}
+    assert len(names) == 1, names
+    assert re.fullmatch(r"awsrole-run-\d+", names.pop())
+    assert all(c["params"]["RoleArn"].endswith(":role/cli-role") for c in renewals)
     # the renewal went to the cache too: the next run starts from it
-    again = awsenv.run(["-p", "long-run", "--export"])
+    again = awsenv.run(["-p", "generated-name", "--export"])
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[0].split("'")[1] in issued
-    assert again.stdout.splitlines()[0].split("'")[1] != before
+    key = again.stdout.splitlines()[0].split("'")[1]
+    assert key in issued and key != before
     assert "Enter MFA code" not in r.stderr
 
 

@@ -101,22 +101,47 @@ def test_without_its_companion_a_hit_works_and_a_miss_says_what_to_do(awsenv, st
     miss = awsenv.run(["--no-cache", "-p", "role-with-mfa", "-t", awsenv.totp(), "--export"])
     assert miss.returncode == 255, miss.stderr
     assert "awsrole-run-full" in miss.stderr and "reinstall awsrole-run" in miss.stderr, miss.stderr
+    assert miss.stderr.count("awsrole-run-full") == 1, miss.stderr  # said once
     assert miss.stdout == ""
     assert len(sts.calls) == before
     lazy = awsenv.run(["--lazy", "-p", "role-with-mfa", "--", "true"])
     assert lazy.returncode == 255, lazy.stderr
-    assert "--lazy needs awsrole-run-full" in lazy.stderr, lazy.stderr
+    assert "awsrole-run-full" in lazy.stderr and "--lazy" in lazy.stderr, lazy.stderr
+    # never a prompt the run could not use, never a process it would run twice
+    child = awsenv.spawn(["--no-cache", "-p", "role-with-mfa", "--export"])
+    child.expect(__import__("pexpect").EOF)
+    child.close()
+    assert child.exitstatus == 255
+    assert "Enter MFA code" not in child.before and "awsrole-run-full" in child.before
+    marker = tmp_path / "mfa-process-ran"
+    with open(awsenv.config_path, "a") as f:
+        f.write("\n[profile via-process]\nrole_arn = arn:aws:iam::128716708097:role/cli-role\n"
+                "source_profile = cli-user\nmfa_serial = arn:aws:iam::128716708097:mfa/cli-user\n"
+                "mfa_process = sh -c 'touch %s; echo 123456'\n" % marker)
+    r = awsenv.run(["--no-cache", "-p", "via-process", "--export"])
+    assert r.returncode == 255, r.stderr
+    assert not marker.exists()
+    assert len(sts.calls) == before
 
 
-def test_internal_variables_from_outside_change_nothing(awsenv):
+INTERNAL = {"AWSROLE_INTERNAL_RESOLVE": "0", "AWSROLE_INTERNAL_MFA_FD": "1",
+            "AWSROLE_INTERNAL_FRONT": "/tmp/not-the-launcher"}
+
+
+def test_internal_variables_from_outside_change_nothing(awsenv, sts):
     """A user's environment holding the companion's internal variables neither makes the
-    static launcher print JSON nor read a descriptor it did not open."""
+    launcher print JSON, read a descriptor it did not open, nor name another program in the
+    config copy; they do not reach the command either. On a hit (the static launcher) and a
+    miss (the companion it hands over to)."""
     awsenv.seed()
-    good = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--export"])
-    assert good.returncode == 0, good.stderr
-    r = awsenv.run(["-p", "role-with-mfa", "--export"],
-                   env_extra={"AWSROLE_INTERNAL_RESOLVE": "0"})
-    assert r.returncode == 0 and r.stdout == good.stdout, r.stderr
+    r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "/bin/sh", "-c",
+                    "env; grep credential_process \"$AWS_CONFIG_FILE\""], env_extra=INTERNAL)
+    assert r.returncode == 0, r.stderr
+    assert "AWSROLE_INTERNAL" not in r.stdout and "not-the-launcher" not in r.stdout
+    assert '"Credentials"' not in r.stdout
+    assert "credential_process = " + os.path.realpath(LAUNCHER) in r.stdout
+    hit = awsenv.run(["-p", "role-with-mfa", "--export"], env_extra=INTERNAL)
+    assert hit.returncode == 0 and hit.stdout.startswith("export AWS_ACCESS_KEY_ID="), hit.stderr
 
 
 def test_installed_layout_finds_the_companion_and_names_the_launcher(awsenv, sts, tmp_path):
