@@ -297,6 +297,33 @@ def test_tree_started_from_a_cache_hit_renews_the_same_way(awsenv, sts):
 
 
 @pytest.mark.slow
+def test_ctrl_c_for_the_command_does_not_cut_a_renewal(awsenv, sts):
+    """Ctrl-C on the terminal reaches the foreground process group: the command (which
+    ignores it here), not the renewal in progress (with the static launcher, that is the
+    companion process: it runs in a group of its own)."""
+    setup_profiles(awsenv)
+    prime_mfa_session(awsenv, sts)
+    sts.configure(credential_lifetime=960)
+    first = awsenv.run(["-p", "long-run", "--export"])
+    assert first.returncode == 0, first.stderr
+    sts.add_fault("AssumeRole", "delay", count=1, delay=4)  # the first renewal takes 4 s
+    child = awsenv.spawn(["-p", "long-run", "-v", "--", "sh", "-c",
+                          "trap '' INT; echo started; sleep 14; echo still-alive"],
+                         env_extra={"AWSROLE_REFRESH_MARGIN": "954"})
+    seen = io.StringIO()
+    child.logfile_read = seen
+    child.expect_exact("started")
+    child.expect_exact("STS AssumeRole: POST", timeout=30)  # the renewal is under way
+    child.sendintr()
+    child.expect_exact("renewed the credentials of the tree", timeout=30)
+    child.expect_exact("still-alive", timeout=30)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, seen.getvalue()
+    assert "could not renew" not in seen.getvalue()
+
+
+@pytest.mark.slow
 def test_end_of_the_mfa_session_never_prompts_while_the_child_owns_the_terminal(awsenv, sts):
     awsenv.seed()
     sts.configure(credential_lifetime=20)  # the MFA session too
