@@ -187,7 +187,7 @@ static int snapshot_files(const struct awsr_config *cfg, struct awsr_envp *env,
         if (!text[i])
             continue;
         fds[i] = memory_file(i ? "awsrole-credentials" : "awsrole-config", text[i], len[i]);
-        char path[16];
+        char path[32];
         snprintf(path, sizeof path, "/dev/fd/%d", AWSR_FRONT_SNAPSHOT_FD0 + i);
         if (fds[i] < 0 || posix_spawn_file_actions_adddup2(fa, fds[i], AWSR_FRONT_SNAPSHOT_FD0 + i) ||
             awsr_envp_set(env, var[i], path))
