@@ -68,7 +68,7 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
-static json_t *creds_object(const struct awsr_creds *c, bool process)
+json_t *awsr_export_creds_json(const struct awsr_creds *c, bool process)
 {
     json_t *o = json_object();
     if (process)
@@ -103,7 +103,7 @@ static int print(FILE *f, enum awsr_format fmt, const struct awsr_creds *c, cons
     if (fmt == AWSR_FMT_ENV) {
         print_env(f, c, region);
     } else {
-        json_t *o = creds_object(c, fmt == AWSR_FMT_PROCESS);
+        json_t *o = awsr_export_creds_json(c, fmt == AWSR_FMT_PROCESS);
         if (fmt == AWSR_FMT_JSON) {
             set_str(o, "Region", region);
             set_str(o, "Profile", profile);

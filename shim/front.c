@@ -20,6 +20,7 @@
 #include "child.h"
 #include "creds_json.h"
 #include "dynamic_only.h"
+#include "export.h"
 #include "fileio.h"
 #include "handover.h"
 
@@ -36,13 +37,19 @@ bool awsr_front_is_static(void)
     return !awsr_dlopen_available();
 }
 
+/* This program's path into self (PATH_MAX bytes); false when /proc cannot say. */
+static bool self_path(char *self)
+{
+    ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 1);
+    self[n > 0 ? n : 0] = '\0';
+    return n > 0;
+}
+
 char *awsr_front_find_beside(const char *name)
 {
     char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
+    if (!self_path(self))
         return NULL;
-    self[n] = '\0';
     char *dir = dirname(self);
     const char *candidates[] = {"%s/%s", "%s/../lib/awsrole/%s"};
     for (size_t i = 0; i < 2; i++) {
@@ -62,8 +69,7 @@ static int code_pipe(void)
     int p[2];
     if (pipe(p))
         return -1;
-    size_t len = strlen(front_code);
-    if (write(p[1], front_code, len) != (ssize_t)len) {
+    if (awsr_write_all(p[1], front_code, strlen(front_code))) {
         close(p[0]);
         close(p[1]);
         return -1;
@@ -80,8 +86,7 @@ static _Noreturn void exec_companion(const char *why)
     int e = ENOENT;
     if (full) {
         char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[n > 0 ? n : 0] = '\0';
+        self_path(self);
         int fd = code_pipe();
         char num[16];
         snprintf(num, sizeof num, "%d", fd);
@@ -141,15 +146,7 @@ bool awsr_front_take_code(char *code, size_t n)
     /* Only the pipe the static launcher made: never the terminal or a file. */
     if (*end || fd < 3 || fd > INT_MAX || fstat((int)fd, &st) || !S_ISFIFO(st.st_mode))
         return false;
-    size_t got = 0;
-    while (got + 1 < n) {
-        ssize_t r = read((int)fd, code + got, n - 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    size_t got = awsr_read_upto((int)fd, code, n - 1);
     code[got] = '\0';
     close((int)fd);
     return got > 0;
@@ -238,32 +235,19 @@ static int spawn_resolver(const char *full, const struct awsr_resolver *res, int
     return rc;
 }
 
-/* Reads the companion's whole answer; NULL past MAX_ANSWER or on a read error. */
+/* Reads the companion's whole answer; NULL when it is larger than MAX_ANSWER. */
 static char *read_answer(int fd, size_t *len)
 {
-    char *buf = malloc(MAX_ANSWER + 1);
-    size_t got = 0;
-    while (buf) {
-        if (got == MAX_ANSWER) {
-            explicit_bzero(buf, got);
-            free(buf);
-            return NULL;
-        }
-        ssize_t r = read(fd, buf + got, MAX_ANSWER - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            explicit_bzero(buf, got);
-            free(buf);
-            return NULL;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
+    char *buf = malloc(MAX_ANSWER + 2);
+    if (!buf)
+        return NULL;
+    *len = awsr_read_upto(fd, buf, MAX_ANSWER + 1);
+    if (*len > MAX_ANSWER) {
+        explicit_bzero(buf, *len);
+        free(buf);
+        return NULL;
     }
-    if (buf)
-        buf[got] = '\0';
-    *len = got;
+    buf[*len] = '\0';
     return buf;
 }
 
@@ -351,23 +335,6 @@ int awsr_front_resolve(const struct awsr_resolver *res, size_t n, int flags,
 
 /* ---- the companion's side ---- */
 
-static json_t *creds_object(const struct awsr_creds *c)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "AccessKeyId", json_string(c->access_key_id));
-    json_object_set_new(o, "SecretAccessKey", json_string(c->secret_access_key));
-    if (c->session_token)
-        json_object_set_new(o, "SessionToken", json_string(c->session_token));
-    if (c->account_id)
-        json_object_set_new(o, "AccountId", json_string(c->account_id));
-    if (c->expiration) {
-        char when[32];
-        awsr_time_format(c->expiration, when, sizeof when);
-        json_object_set_new(o, "Expiration", json_string(when));
-    }
-    return o;
-}
-
 int awsr_front_serve(struct awsr_resolver *res, size_t n)
 {
     const char *v = getenv(AWSR_FRONT_RESOLVE_ENV);
@@ -391,7 +358,7 @@ int awsr_front_serve(struct awsr_resolver *res, size_t n)
     int status = 0;
     for (size_t i = 0; i < n && status == 0; i++) {
         if (awsr_resolve(&res[i], flags, &creds[i], &err) == 0)
-            json_array_append_new(list, creds_object(&creds[i]));
+            json_array_append_new(list, awsr_export_creds_json(&creds[i], false));
         else
             status = err.status ? err.status : AWSR_E_OTHER;
     }

@@ -324,10 +324,11 @@ static int resolve_all(struct tree *t, int flags, struct awsr_error *err)
     if (t->renew_via_companion) {
         if (awsr_front_resolve(t->res, t->n, flags, t->creds, err))
             return -1;
+    } else {
+        for (size_t i = 0; i < t->n; i++)
+            if (awsr_resolve(&t->res[i], flags, &t->creds[i], err))
+                return -1;
     }
-    for (size_t i = 0; !t->renew_via_companion && i < t->n; i++)
-        if (awsr_resolve(&t->res[i], flags, &t->creds[i], err))
-            return -1;
     t->resolved = true;
     t->resolved_at = time(NULL);
     return 0;

@@ -272,8 +272,11 @@ def test_tree_started_from_a_cache_hit_renews_the_same_way(awsenv, sts):
     lines = r.stdout.splitlines()
     full = os.path.join(build, "awsrole-run-full")
     assert lines[0] == os.path.realpath(os.path.join(build, "awsrole-run")), lines[0]
-    if os.path.exists(full):
+    if os.path.exists(full):  # the statically linked one: no program interpreter
+        headers = subprocess.run(["readelf", "-lW", lines[0]], stdout=subprocess.PIPE,
+                                 text=True, check=True).stdout
         assert "ELF" in open(lines[0], "rb").read(4).decode("latin-1")
+        assert "INTERP" not in headers
     before, after = lines[1].split("=", 1)[1], lines[2].split("=", 1)[1]
     assert before != after
     assert "aws_access_key_id = " + after in lines[3:], r.stdout

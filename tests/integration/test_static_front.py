@@ -47,6 +47,7 @@ def test_cache_hit_runs_in_the_static_launcher_alone(awsenv):
     assert hit.returncode == 0, hit.stderr
     assert "using cached role credentials" in hit.stderr
     assert "libcurl" not in hit.stderr
+    assert "awsrole-run-full" not in hit.stderr  # its ld.so would have reported under LD_DEBUG
     # the supervisor of the tree is the static launcher itself
     assert hit.stdout.splitlines()[-1] == os.path.realpath(LAUNCHER), hit.stdout
 
