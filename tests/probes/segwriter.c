@@ -292,11 +292,15 @@ int main(int argc, char **argv)
         return 1;
     }
     if (o.info_file) {
-        FILE *f = fopen(o.info_file, "w");
+        /* Written aside and renamed: tests poll for the file and read it at once. */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", o.info_file);
+        FILE *f = fopen(tmp, "w");
         if (f) {
             fprintf(f, "name=%s\ncredentials=%s\npid=%ld\n", awsr_segment_name(seg),
                     awsr_segment_credentials_path(seg), (long)getpid());
-            fclose(f);
+            if (fclose(f) == 0)
+                rename(tmp, o.info_file);
         }
     }
     set_child_env(seg, &o);
