@@ -347,7 +347,7 @@ static int expand_vars(const char *path, struct awsr_strbuf *out)
 }
 
 /* os.path.expanduser */
-static char *expand_user(const char *path)
+char *awsr_expand_user(const char *path)
 {
     if (path[0] != '~')
         return strdup(path);
@@ -395,12 +395,22 @@ char *awsr_expand_path(const char *path)
         free(b.p);
         return NULL;
     }
-    char *out = expand_user(b.p ? b.p : "");
+    char *out = awsr_expand_user(b.p ? b.p : "");
     free(b.p);
     return out;
 }
 
-/* Reads a regular file. *text stays NULL when the file is missing or not regular. */
+/* configparser.read skips a file it cannot open or read (any OSError): the file counts as
+ * empty. Said on stderr, since the CLI's silence here is a puzzle to debug. */
+static int unreadable(const char *path, int e)
+{
+    awsr_log("warning: cannot read %s (%s); it counts as empty, as for the AWS CLI", path,
+             strerror(e));
+    return 0;
+}
+
+/* Reads a regular file. *text stays NULL when the file is missing, not regular or
+ * unreadable. */
 static int read_file(const char *path, char **text, size_t *len, struct awsr_error *err)
 {
     *text = NULL;
@@ -414,10 +424,7 @@ static int read_file(const char *path, char **text, size_t *len, struct awsr_err
         return 0;
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return awsr_error_set(err, AWSR_E_CONFIG, "Unable to read config file: %s (%s)", path,
-                              strerror(errno));
+        return errno == ENOENT ? 0 : unreadable(path, errno);
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -462,8 +469,7 @@ static int read_file(const char *path, char **text, size_t *len, struct awsr_err
             explicit_bzero(buf, n);
             free(buf);
             close(fd);
-            return awsr_error_set(err, AWSR_E_CONFIG, "Unable to read config file: %s (%s)",
-                                  path, strerror(e));
+            return unreadable(path, e);
         }
         if (r == 0)
             break;

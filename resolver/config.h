@@ -78,6 +78,8 @@ void awsr_config_free(struct awsr_config *cfg);
 /* Expands $VAR, ${VAR} (unknown ones stay as written) then ~ and ~user, like
  * os.path.expandvars + expanduser. Returns a malloc'd string or NULL. */
 char *awsr_expand_path(const char *path);
+/* Only ~ and ~user (os.path.expanduser), as urllib3 does for a CA bundle path. */
+char *awsr_expand_user(const char *path);
 
 const struct awsr_profile *awsr_config_profile(const struct awsr_config *cfg, const char *name);
 /* Merged value of a top-level key (NULL when absent). */

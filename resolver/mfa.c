@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "handover.h"
 #include "sources.h"
+#include "sts_params.h"
 
 #define MFA_PROCESS_TIMEOUT_MS 120000
 #define PROMPT_TRIES 3
@@ -41,7 +42,8 @@ static int no_terminal(const struct awsr_mfa_request *rq, struct awsr_error *err
 }
 
 /* Codes from non-interactive sources go to STS as given (it judges them), but they must
- * fit and be printable: they end up in a form field. */
+ * fit, be printable (they end up in a form field) and be as long as botocore's check of
+ * TokenCode requires. */
 static int take_code(const char *src, const char *what, char code[AWSR_MFA_CODE_MAX],
                      struct awsr_error *err)
 {
@@ -50,6 +52,10 @@ static int take_code(const char *src, const char *what, char code[AWSR_MFA_CODE_
         return awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from %s is empty", what);
     if (n >= AWSR_MFA_CODE_MAX)
         return awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from %s is too long", what);
+    struct awsr_param_report r = {0};
+    awsr_param_min_len(&r, "TokenCode", src, AWSR_MIN_TOKEN_CODE);
+    if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0)
+        return -1;
     for (size_t i = 0; i < n; i++)
         if (!isgraph((unsigned char)src[i]))
             return awsr_error_set(err, AWSR_E_CONFIG,

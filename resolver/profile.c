@@ -12,6 +12,7 @@
 #include <uthash.h>
 
 #include "strbuf.h"
+#include "sts_params.h"
 
 #define MSG_NO_CREDS "Unable to locate credentials"
 #define MSG_WEB_NO_ARN                                                                         \
@@ -96,12 +97,6 @@ static bool py_int(const char *s, int *out)
         v = (long long)INT_MAX + (neg ? 1 : 0);
     *out = (int)(neg ? -v : v);
     return true;
-}
-
-static int parse_duration(const char *s)
-{
-    int v = 0;
-    return s && py_int(s, &v) ? v : 0;
 }
 
 /* ---------- Python list repr for the loop message ---------- */
@@ -281,10 +276,64 @@ static int static_source(const struct awsr_kv *keys, const char *method, const c
     return 1;
 }
 
-/* The providers botocore runs over one profile: web-identity, (sso), shared-credentials-file,
- * (login), custom-process, config-file. 1 found, 0 nothing, -1 error. */
-static int profile_chain(const char *name, const struct awsr_profile *p, bool env,
-                         struct awsr_source *src, struct awsr_error *err)
+/* botocore's SSOProvider, which comes before the files' keys: a profile with
+ * sso_role_name or sso_account_id is an IAM Identity Center profile. awsrole-run does not
+ * run the SSO token flow; it stops with botocore's configuration errors, or says so,
+ * rather than quietly using the profile's other keys (another identity). */
+static int sso_profile(const struct awsr_config *cfg, const char *name,
+                       const struct awsr_profile *p, struct awsr_error *err)
+{
+    if (!pget(p, "sso_role_name") && !pget(p, "sso_account_id"))
+        return 0;
+    const struct awsr_section *sess = NULL;
+    const char *sess_name = pget(p, "sso_session");
+    if (sess_name) {
+        if (cfg)
+            HASH_FIND_STR(cfg->sso_sessions, sess_name, sess);
+        if (!sess)
+            return awsr_error_set(err, AWSR_E_CONFIG,
+                                  "The specified sso-session does not exist: \"%s\"", sess_name);
+        for (const struct awsr_kv *kv = sess->keys; kv; kv = kv->hh.next) {
+            const char *mine = pget(p, kv->key);
+            if (mine && strcmp(mine, kv->value) != 0)
+                return awsr_error_set(err, AWSR_E_CONFIG,
+                                      "The value for %s is inconsistent between profile (%s) "
+                                      "and sso-session (%s).",
+                                      kv->key, mine, kv->value);
+        }
+    }
+    static const char *const required[] = {"sso_role_name", "sso_account_id", "sso_start_url",
+                                            "sso_region"};
+    struct awsr_strbuf missing = AWSR_STRBUF_INIT;
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+        if (!pget(p, required[i]) && !(sess && awsr_kv_find(sess->keys, required[i])))
+            awsr_strbuf_addf(&missing, "%s%s", missing.len ? ", " : "", required[i]);
+    if (missing.failed)
+        return oom(err);
+    if (missing.len) {
+        awsr_error_set(err, AWSR_E_CONFIG,
+                       "The profile \"%s\" is configured to use SSO but is missing required "
+                       "configuration: %s",
+                       name, missing.p);
+        awsr_strbuf_wipe(&missing);
+        return -1;
+    }
+    return awsr_error_set(err, AWSR_E_CONFIG,
+                          "The profile \"%s\" uses IAM Identity Center (SSO), which awsrole-run "
+                          "does not sign in to. Use it through the AWS CLI: a profile with "
+                          "credential_process = aws configure export-credentials --profile %s "
+                          "--format process (after aws sso login), as a source_profile or "
+                          "with -p.",
+                          name, name);
+}
+
+/* The providers botocore runs over one profile: web-identity, sso, shared-credentials-file,
+ * (login), custom-process, config-file. `env`: the web-identity variables count (not for a
+ * source profile, and not with an explicit --profile: botocore's disable_env_vars).
+ * 1 found, 0 nothing, -1 error. */
+static int profile_chain(const struct awsr_config *cfg, const char *name,
+                         const struct awsr_profile *p, bool env, struct awsr_source *src,
+                         struct awsr_error *err)
 {
     const char *token_file = env_or_key(env, "AWS_WEB_IDENTITY_TOKEN_FILE", p,
                                         "web_identity_token_file");
@@ -292,16 +341,21 @@ static int profile_chain(const char *name, const struct awsr_profile *p, bool en
         const char *arn = env_or_key(env, "AWS_ROLE_ARN", p, "role_arn");
         if (!arn || !*arn)
             return awsr_error_set(err, AWSR_E_CONFIG, MSG_WEB_NO_ARN);
+        const char *session_name = env_or_key(env, "AWS_ROLE_SESSION_NAME", p,
+                                              "role_session_name");
+        if (session_name && !*session_name)
+            session_name = NULL; /* generated, as botocore does */
         src->kind = AWSR_SRC_WEB_IDENTITY;
         if (dup_opt(&src->profile, p ? name : NULL) ||
             dup_opt(&src->web_identity_token_file, token_file) || dup_opt(&src->role_arn, arn) ||
-            dup_opt(&src->role_session_name,
-                    env_or_key(env, "AWS_ROLE_SESSION_NAME", p, "role_session_name")))
+            dup_opt(&src->role_session_name, session_name))
             return oom(err);
         return 1;
     }
     if (!p)
         return 0;
+    if (sso_profile(cfg, name, p, err) < 0)
+        return -1;
     if (awsr_kv_find(p->cred_keys, "aws_access_key_id"))
         return static_source(p->cred_keys, "shared-credentials-file", name, src, err);
     const char *process = pget(p, "credential_process");
@@ -319,11 +373,13 @@ static int profile_chain(const char *name, const struct awsr_profile *p, bool en
 static int credential_source(const char *value, const char *profile, struct awsr_source *src,
                              struct awsr_error *err)
 {
-    if (strcasecmp(value, "Environment") == 0)
+    /* Exact names: CanonicalNameCredentialSourcer.is_supported is a plain `in` test (only
+     * the provider lookup after it ignores case). */
+    if (strcmp(value, "Environment") == 0)
         src->kind = AWSR_SRC_ENVIRONMENT;
-    else if (strcasecmp(value, "Ec2InstanceMetadata") == 0)
+    else if (strcmp(value, "Ec2InstanceMetadata") == 0)
         src->kind = AWSR_SRC_IMDS;
-    else if (strcasecmp(value, "EcsContainer") == 0)
+    else if (strcmp(value, "EcsContainer") == 0)
         src->kind = AWSR_SRC_CONTAINER;
     else
         return awsr_error_set(err, AWSR_E_CONFIG,
@@ -334,26 +390,33 @@ static int credential_source(const char *value, const char *profile, struct awsr
 }
 
 static int push_step(struct awsr_plan *plan, size_t *cap, const char *name,
-                     const struct awsr_profile *p)
+                     const struct awsr_profile *p, struct awsr_error *err)
 {
     if (plan->nsteps == *cap) {
         size_t ncap = *cap ? *cap * 2 : 4;
         struct awsr_role_step *ns = realloc(plan->steps, ncap * sizeof *ns);
         if (!ns)
-            return -1;
+            return oom(err);
         plan->steps = ns;
         *cap = ncap;
     }
     struct awsr_role_step *st = &plan->steps[plan->nsteps];
     memset(st, 0, sizeof *st);
     plan->nsteps++;
-    st->duration_seconds = parse_duration(pget(p, "duration_seconds"));
+    const char *ds = pget(p, "duration_seconds");
+    st->duration_given = ds && py_int(ds, &st->duration_seconds);
+    if (!st->duration_given)
+        st->duration_seconds = 0;
+    /* botocore generates a name when the configured one is empty ("if not name"). */
+    const char *session_name = pget(p, "role_session_name");
+    if (session_name && !*session_name)
+        session_name = NULL;
     if (dup_opt(&st->profile, name) || dup_opt(&st->role_arn, pget(p, "role_arn")) ||
-        dup_opt(&st->role_session_name, pget(p, "role_session_name")) ||
+        dup_opt(&st->role_session_name, session_name) ||
         dup_opt(&st->external_id, pget(p, "external_id")) ||
         dup_opt(&st->mfa_serial, pget(p, "mfa_serial")) ||
         dup_opt(&st->mfa_process, pget(p, "mfa_process")))
-        return -1;
+        return oom(err);
     return 0;
 }
 
@@ -390,10 +453,8 @@ static int assume_role_chain(const struct awsr_config *cfg, const struct awsr_pr
         if (cs) {
             if (credential_source(cs, cur->name, &plan->source, err) < 0)
                 goto done;
-            if (push_step(plan, &cap, cur->name, cur) < 0) {
-                oom(err);
+            if (push_step(plan, &cap, cur->name, cur, err) < 0)
                 goto done;
-            }
             break;
         }
         const struct awsr_profile *sp = awsr_config_profile(cfg, sp_name);
@@ -408,12 +469,14 @@ static int assume_role_chain(const struct awsr_config *cfg, const struct awsr_pr
             loop_error(&v, sp->name, err);
             goto done;
         }
-        if (push_step(plan, &cap, cur->name, cur) < 0 || visited_add(&v, sp->name) < 0) {
+        if (push_step(plan, &cap, cur->name, cur, err) < 0)
+            goto done;
+        if (visited_add(&v, sp->name) < 0) {
             oom(err);
             goto done;
         }
         if (has_static(sp) || !has_assume_role_vars(sp)) {
-            int found = profile_chain(sp->name, sp, false, &plan->source, err);
+            int found = profile_chain(cfg, sp->name, sp, false, &plan->source, err);
             if (found < 0)
                 goto done;
             if (found == 0) {
@@ -525,13 +588,48 @@ static int resolve_ca_bundle(const struct awsr_profile *p, struct awsr_plan *pla
 {
     const char *ca = setting("AWS_CA_BUNDLE", p, "ca_bundle");
     if (!ca)
+        ca = getenv("REQUESTS_CA_BUNDLE"); /* endpoint.py _get_verify_value */
+    if (!ca)
         return 0;
     const char *c = ca;
     while (*c == ' ' || (*c >= '\t' && *c <= '\r') || (*c >= 0x1c && *c <= 0x1f))
         c++;
     if (!*c)
         return awsr_error_set(err, AWSR_E_CONFIG, MSG_BAD_CA);
-    return dup_opt(&plan->ca_bundle, ca) < 0 ? oom(err) : 0;
+    plan->ca_bundle = awsr_expand_user(ca); /* urllib3 expands ~ (no $VAR) */
+    return plan->ca_bundle ? 0 : oom(err);
+}
+
+/* botocore's ensure_boolean for a setting read as text: "true" in any case. */
+static bool setting_true(const char *var, const struct awsr_profile *p, const char *key)
+{
+    const char *v = setting(var, p, key);
+    return v && strcasecmp(v, "true") == 0;
+}
+
+/* retry_mode and max_attempts (the top-level profile's, as for the session's STS client):
+ * botocore's checks and messages; the default attempts of each mode (legacy 5, else 3). */
+static int resolve_retries(const struct awsr_profile *p, struct awsr_plan *plan,
+                           struct awsr_error *err)
+{
+    const char *mode = setting("AWS_RETRY_MODE", p, "retry_mode");
+    if (mode && strcmp(mode, "legacy") && strcmp(mode, "standard") && strcmp(mode, "adaptive"))
+        return awsr_error_set(err, AWSR_E_CONFIG,
+                              "Invalid value provided to \"mode\": \"%s\" must be one of: "
+                              "('legacy', 'standard', 'adaptive')",
+                              mode);
+    plan->max_attempts = mode && !strcmp(mode, "legacy") ? 5 : 3;
+    const char *max = setting("AWS_MAX_ATTEMPTS", p, "max_attempts");
+    if (!max)
+        return 0;
+    int n;
+    if (!py_int(max, &n) || n < 1)
+        return awsr_error_set(err, AWSR_E_CONFIG,
+                              "Value provided to \"max_attempts\": %s must be an integer "
+                              "greater than or equal to 1.",
+                              max);
+    plan->max_attempts = n;
+    return 0;
 }
 
 /* ---------- the plan ---------- */
@@ -554,7 +652,9 @@ int awsr_plan_build(const struct awsr_config *cfg, const struct awsr_plan_opts *
     if (p && has_assume_role_vars(p)) {
         rc = assume_role_chain(cfg, p, plan, err);
     } else {
-        rc = profile_chain(name, p, true, &plan->source, err);
+        /* An explicit --profile turns the web-identity variables off (botocore's
+         * disable_env_vars); AWS_PROFILE and the default profile do not. */
+        rc = profile_chain(cfg, name, p, !(opts && opts->profile), &plan->source, err);
         if (rc == 0)
             rc = awsr_error_set(err, AWSR_E_CONFIG, MSG_NO_CREDS);
         else if (rc > 0 && plan->source.kind == AWSR_SRC_STATIC && pget(p, "mfa_serial"))
@@ -575,12 +675,54 @@ int awsr_plan_build(const struct awsr_config *cfg, const struct awsr_plan_opts *
         rc = resolve_endpoint(cfg, p, plan, err);
     if (rc >= 0)
         rc = resolve_ca_bundle(p, plan, err);
+    if (rc >= 0)
+        rc = resolve_retries(p, plan, err);
+    if (rc >= 0) {
+        plan->use_fips = setting_true("AWS_USE_FIPS_ENDPOINT", p, "use_fips_endpoint");
+        plan->use_dualstack = setting_true("AWS_USE_DUALSTACK_ENDPOINT", p,
+                                           "use_dualstack_endpoint");
+    }
     if (rc >= 0 && dup_opt(&plan->sts_regional_endpoints,
                            setting("AWS_STS_REGIONAL_ENDPOINTS", p, "sts_regional_endpoints")) < 0)
         rc = oom(err);
     if (rc < 0) {
         awsr_plan_free(plan);
         return -1;
+    }
+    return 0;
+}
+
+/* In botocore's order of each call's arguments; the first call that fails is reported. */
+int awsr_plan_check_params(const struct awsr_plan *plan, struct awsr_error *err)
+{
+    const struct awsr_source *src = &plan->source;
+    if (src->kind == AWSR_SRC_WEB_IDENTITY) {
+        struct awsr_param_report r = {0};
+        awsr_param_min_len(&r, "RoleSessionName", src->role_session_name,
+                           AWSR_MIN_ROLE_SESSION_NAME);
+        awsr_param_min_len(&r, "RoleArn", src->role_arn, AWSR_MIN_ROLE_ARN);
+        if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0)
+            return -1;
+    }
+    if (src->mfa_serial) { /* static keys with mfa_serial: GetSessionToken */
+        struct awsr_param_report r = {0};
+        awsr_param_min_len(&r, "SerialNumber", src->mfa_serial, AWSR_MIN_SERIAL_NUMBER);
+        if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < plan->nsteps; i++) {
+        const struct awsr_role_step *st = &plan->steps[i];
+        struct awsr_param_report r = {0};
+        awsr_param_min_len(&r, "RoleSessionName", st->role_session_name,
+                           AWSR_MIN_ROLE_SESSION_NAME);
+        awsr_param_min_len(&r, "ExternalId", st->external_id, AWSR_MIN_EXTERNAL_ID);
+        awsr_param_min_len(&r, "SerialNumber", st->mfa_serial, AWSR_MIN_SERIAL_NUMBER);
+        if (st->duration_given)
+            awsr_param_min_value(&r, "DurationSeconds", st->duration_seconds,
+                                 AWSR_MIN_DURATION_SECONDS);
+        awsr_param_min_len(&r, "RoleArn", st->role_arn, AWSR_MIN_ROLE_ARN);
+        if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0)
+            return -1;
     }
     return 0;
 }

@@ -42,6 +42,7 @@ struct awsr_role_step {
     char *mfa_serial;
     char *mfa_process;        /* from the same profile */
     int duration_seconds;     /* 0: not configured or not an integer (ignored, as botocore) */
+    bool duration_given;      /* duration_seconds held an integer (0 and negatives included) */
 };
 
 struct awsr_plan {
@@ -54,6 +55,9 @@ struct awsr_plan {
                                       [services] sts endpoint_url, endpoint_url) or NULL */
     char *ca_bundle;               /* AWS_CA_BUNDLE, then ca_bundle; or NULL */
     char *sts_regional_endpoints;  /* AWS_STS_REGIONAL_ENDPOINTS, then the key; or NULL */
+    bool use_fips, use_dualstack;  /* AWS_USE_FIPS_ENDPOINT / use_fips_endpoint, and the
+                                      dual-stack pair */
+    int max_attempts;              /* AWS_MAX_ATTEMPTS / max_attempts, else by retry mode */
 };
 
 struct awsr_plan_opts {
@@ -68,6 +72,10 @@ struct awsr_plan_opts {
  * web identity. */
 int awsr_plan_build(const struct awsr_config *cfg, const struct awsr_plan_opts *opts,
                     struct awsr_plan *plan, struct awsr_error *err);
+/* botocore's client-side check of the STS parameters the plan will send (sts_params.h):
+ * "Parameter validation failed: ...", 253. Run before anything is prompted or called. */
+int awsr_plan_check_params(const struct awsr_plan *plan, struct awsr_error *err);
+
 void awsr_plan_free(struct awsr_plan *plan);
 
 /* The profile name chosen from opts and the environment (static or environ storage). */

@@ -45,7 +45,8 @@ int awsr_resolver_init(struct awsr_resolver *r, const struct awsr_resolve_opts *
 {
     memset(r, 0, sizeof *r);
     r->opts = *opts;
-    if (awsr_config_load(&r->cfg, err) || awsr_plan_build(r->cfg, &opts->plan, &r->plan, err))
+    if (awsr_config_load(&r->cfg, err) || awsr_plan_build(r->cfg, &opts->plan, &r->plan, err) ||
+        awsr_plan_check_params(&r->plan, err))
         return -1;
     if (!opts->no_cache) {
         struct awsr_error cerr = {0};
@@ -478,8 +479,16 @@ static int sts_client(const struct awsr_resolver *r, struct awsr_sts_client *sts
                       struct awsr_error *err)
 {
     memset(sts, 0, sizeof *sts);
-    if (awsr_sts_client_init(sts, r->plan.sts_endpoint, r->plan.region, r->plan.ca_bundle,
-                             r->plan.sts_regional_endpoints, err))
+    const struct awsr_sts_settings settings = {
+        .endpoint = r->plan.sts_endpoint,
+        .region = r->plan.region,
+        .ca_bundle = r->plan.ca_bundle,
+        .regional_mode = r->plan.sts_regional_endpoints,
+        .fips = r->plan.use_fips,
+        .dualstack = r->plan.use_dualstack,
+        .max_attempts = r->plan.max_attempts,
+    };
+    if (awsr_sts_client_init(sts, &settings, err))
         return -1;
     sts->verbose = r->opts.verbose;
     return 0;

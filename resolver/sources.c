@@ -14,6 +14,7 @@
 
 #include "creds_json.h"
 #include "fileio.h"
+#include "sts_params.h"
 
 #define PROCESS_PREFIX "Error when retrieving credentials from custom-process: "
 #define NO_CREDS_FMT \
@@ -224,6 +225,12 @@ static int fetch_web_identity(const struct awsr_source *src, struct awsr_sts_cli
         free(token);
         return awsr_error_set(err, AWSR_E_CONFIG, "the web identity token file %s is empty",
                               src->web_identity_token_file);
+    }
+    struct awsr_param_report r = {0};
+    awsr_param_min_len(&r, "WebIdentityToken", token, AWSR_MIN_WEB_IDENTITY_TOKEN);
+    if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0) {
+        awsr_secret_free(token);
+        return -1;
     }
     char session[64];
     const char *name = src->role_session_name;

@@ -23,7 +23,7 @@
 #define AWSR_VERSION "0"
 #endif
 
-#define MAX_RETRIES 3
+#define DEFAULT_MAX_ATTEMPTS 3 /* CLI v2's standard retry mode */
 #define DEFAULT_DEADLINE 30 /* seconds from the first call */
 #define SKEW_LIMIT 300      /* seconds */
 
@@ -91,22 +91,71 @@ static const char *dns_suffix(const char *region)
     return "amazonaws.com"; /* aws and aws-us-gov */
 }
 
-int awsr_sts_client_init(struct awsr_sts_client *c, const char *configured, const char *region,
-                         const char *ca_bundle, const char *regional_mode, struct awsr_error *err)
+/* The partition's dual-stack suffix; NULL where the partition has none (the ISO ones). */
+static const char *dualstack_suffix(const char *region)
+{
+    if (!strncmp(region, "cn-", 3))
+        return "api.amazonwebservices.com.cn";
+    if (!strncmp(region, "us-iso", 6))
+        return NULL;
+    return "api.aws";
+}
+
+static int check_regional_mode(const char *mode, bool *legacy, struct awsr_error *err)
+{
+    *legacy = false;
+    if (!mode || !mode[0])
+        return 0;
+    if (!strcmp(mode, "legacy"))
+        *legacy = true;
+    else if (strcmp(mode, "regional") != 0)
+        return awsr_error_set(err, AWSR_E_CONFIG,
+                              "STS regional endpoints option %s is invalid. Valid options "
+                              "are: \"legacy\", \"regional\"",
+                              mode);
+    return 0;
+}
+
+static bool legacy_global(const char *region)
+{
+    for (size_t i = 0; i < sizeof legacy_global_regions / sizeof *legacy_global_regions; i++)
+        if (!strcmp(region, legacy_global_regions[i]))
+            return true;
+    return false;
+}
+
+/* The endpoint-rule-set's answer for a region (no configured endpoint). */
+static int regional_url(const struct awsr_sts_settings *s, const char *region, bool legacy,
+                        char *url, size_t n, const char **sign_region, struct awsr_error *err)
+{
+    bool variant = s->fips || s->dualstack;
+    if (!variant && (!region || !strcmp(region, "aws-global") || (legacy && legacy_global(region)))) {
+        snprintf(url, n, "https://sts.amazonaws.com");
+        *sign_region = "us-east-1";
+        return 0;
+    }
+    if (!region || !strcmp(region, "aws-global"))
+        region = "us-east-1"; /* a FIPS or dual-stack endpoint is always regional */
+    *sign_region = region;
+    const char *ds = dualstack_suffix(region);
+    if (s->dualstack && !ds)
+        return awsr_error_set(err, AWSR_E_CONFIG, "DualStack is enabled but this partition "
+                              "does not support DualStack");
+    const char *suffix = s->dualstack ? ds : dns_suffix(region);
+    bool gov = !strncmp(region, "us-gov-", 7);
+    const char *host = s->fips && !(gov && !s->dualstack) ? "sts-fips" : "sts";
+    snprintf(url, n, "https://%s.%s.%s", host, region, suffix);
+    return 0;
+}
+
+int awsr_sts_client_init(struct awsr_sts_client *c, const struct awsr_sts_settings *s,
+                         struct awsr_error *err)
 {
     memset(c, 0, sizeof *c);
-    bool legacy = false;
-    if (regional_mode && regional_mode[0]) {
-        if (!strcmp(regional_mode, "legacy"))
-            legacy = true;
-        else if (strcmp(regional_mode, "regional") != 0)
-            return awsr_error_set(err, AWSR_E_CONFIG,
-                                  "STS regional endpoints option %s is invalid. Valid options "
-                                  "are: \"legacy\", \"regional\"",
-                                  regional_mode);
-    }
-    if (region && !region[0])
-        region = NULL;
+    bool legacy;
+    if (check_regional_mode(s->regional_mode, &legacy, err))
+        return -1;
+    const char *region = s->region && s->region[0] ? s->region : NULL;
     if (region && !valid_region(region))
         return awsr_error_set(err, AWSR_E_CONFIG,
                               "Provided region_name '%s' doesn't match a supported format.",
@@ -114,26 +163,25 @@ int awsr_sts_client_init(struct awsr_sts_client *c, const char *configured, cons
 
     char url[512];
     const char *sign_region = region ? region : "us-east-1";
-    if (configured && configured[0]) {
-        if (strncasecmp(configured, "http://", 7) && strncasecmp(configured, "https://", 8))
-            return awsr_error_set(err, AWSR_E_CONFIG, "Invalid endpoint: %s", configured);
-        c->endpoint = strdup(configured);
+    if (s->endpoint && s->endpoint[0]) {
+        if (s->fips)
+            return awsr_error_set(err, AWSR_E_CONFIG, "Invalid Configuration: FIPS and custom "
+                                  "endpoint are not supported");
+        if (s->dualstack)
+            return awsr_error_set(err, AWSR_E_CONFIG, "Invalid Configuration: Dualstack and "
+                                  "custom endpoint are not supported");
+        if (strncasecmp(s->endpoint, "http://", 7) && strncasecmp(s->endpoint, "https://", 8))
+            return awsr_error_set(err, AWSR_E_CONFIG, "Invalid endpoint: %s", s->endpoint);
+        c->endpoint = strdup(s->endpoint);
     } else {
-        bool global = !region || !strcmp(region, "aws-global");
-        for (size_t i = 0; legacy && !global && i < sizeof legacy_global_regions /
-                                                      sizeof *legacy_global_regions; i++)
-            global = !strcmp(region, legacy_global_regions[i]);
-        if (global) {
-            snprintf(url, sizeof url, "https://sts.amazonaws.com");
-            sign_region = "us-east-1";
-        } else {
-            snprintf(url, sizeof url, "https://sts.%s.%s", region, dns_suffix(region));
-        }
+        if (regional_url(s, region, legacy, url, sizeof url, &sign_region, err))
+            return -1;
         c->endpoint = strdup(url);
     }
     c->region = strdup(sign_region);
-    c->ca_bundle = ca_bundle && ca_bundle[0] ? strdup(ca_bundle) : NULL;
-    if (!c->endpoint || !c->region || (ca_bundle && ca_bundle[0] && !c->ca_bundle)) {
+    c->ca_bundle = s->ca_bundle && s->ca_bundle[0] ? strdup(s->ca_bundle) : NULL;
+    c->max_attempts = s->max_attempts > 0 ? s->max_attempts : DEFAULT_MAX_ATTEMPTS;
+    if (!c->endpoint || !c->region || (s->ca_bundle && s->ca_bundle[0] && !c->ca_bundle)) {
         awsr_sts_client_free(c);
         return awsr_error_set(err, AWSR_E_OTHER, "Out of memory");
     }
@@ -453,7 +501,7 @@ static int sts_call(struct awsr_sts_client *c, const char *op, const struct awsr
             *err = last;
             return -1;
         }
-        if (attempt > MAX_RETRIES) {
+        if (attempt >= c->max_attempts) {
             *err = last;
             if (last.status == AWSR_E_SERVICE) {
                 /* "... the OP operation (reached max retries: 3): MESSAGE" */
@@ -464,7 +512,7 @@ static int sts_call(struct awsr_sts_client *c, const char *op, const struct awsr
                     at += strlen(tag);
                     snprintf(err->message + (at - last.message),
                              sizeof err->message - (size_t)(at - last.message),
-                             " (reached max retries: %d)%s", MAX_RETRIES, at);
+                             " (reached max retries: %d)%s", c->max_attempts - 1, at);
                 }
             }
             return -1;

@@ -13,17 +13,30 @@ struct awsr_sts_client {
     char *endpoint;   /* URL the requests go to */
     char *region;     /* signing region */
     char *ca_bundle;  /* NULL: system store */
+    int max_attempts; /* tries per operation, retries included */
     bool verbose;
     time_t deadline;  /* 0: now + 30 s at the first call; retries stop there (exit 255) */
 };
 
-/* Chooses the endpoint: `configured` when non-NULL (may carry a path, may be http://);
- * otherwise https://sts.REGION.amazonaws.com (amazonaws.com.cn for cn-*, the us-gov
- * partition for us-gov-*), the global https://sts.amazonaws.com signed for us-east-1 when
- * region is NULL or `regional_mode` is "legacy" for one of the legacy global regions.
- * A bad regional_mode: botocore's InvalidSTSRegionalEndpointsConfigError text, 253. */
-int awsr_sts_client_init(struct awsr_sts_client *c, const char *configured, const char *region,
-                         const char *ca_bundle, const char *regional_mode, struct awsr_error *err);
+/* Where and how to reach STS: the plan's scoped settings. */
+struct awsr_sts_settings {
+    const char *endpoint;      /* configured URL (may carry a path, may be http://) or NULL */
+    const char *region;        /* NULL or "": the global endpoint */
+    const char *ca_bundle;     /* NULL: system store */
+    const char *regional_mode; /* sts_regional_endpoints: NULL, "regional" or "legacy" */
+    bool fips, dualstack;      /* use_fips_endpoint, use_dualstack_endpoint */
+    int max_attempts;          /* 0: 3, CLI v2's standard retry mode */
+};
+
+/* Chooses the endpoint as botocore's STS rules do: the configured one when set (FIPS or
+ * dual-stack with it: botocore's "Invalid Configuration" errors, 253); otherwise
+ * https://sts[-fips].REGION.SUFFIX (amazonaws.com, amazonaws.com.cn for cn-*; api.aws or
+ * api.amazonwebservices.com.cn for dual-stack; GovCloud's regular endpoints are its FIPS
+ * ones), or the global https://sts.amazonaws.com signed for us-east-1 when there is no
+ * region, or `regional_mode` is "legacy" for one of the legacy global regions. A bad
+ * regional_mode: botocore's InvalidSTSRegionalEndpointsConfigError text, 253. */
+int awsr_sts_client_init(struct awsr_sts_client *c, const struct awsr_sts_settings *s,
+                         struct awsr_error *err);
 void awsr_sts_client_free(struct awsr_sts_client *c);
 
 struct awsr_assume_role_params {
@@ -37,7 +50,7 @@ struct awsr_assume_role_params {
 
 /* On an STS error: AWSR_E_SERVICE, err->code = the AWS code, message =
  * "An error occurred (CODE) when calling the OP operation: MESSAGE". 5xx, throttling and
- * connection errors are retried 3 times with jittered exponential backoff. */
+ * connection errors are retried up to max_attempts - 1 times with jittered exponential backoff. */
 int awsr_sts_assume_role(struct awsr_sts_client *c, const struct awsr_creds *src,
                          const struct awsr_assume_role_params *p, struct awsr_creds *out,
                          struct awsr_error *err);

@@ -128,7 +128,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     while ((c = getopt_long(argc, argv, "+:p:d:r:t:vh", longs, NULL)) != -1) {
         switch (c) {
         case 'p':
-            o->ro.plan.profile = optarg;
+            /* The CLI treats an empty --profile as not given. */
+            o->ro.plan.profile = *optarg ? optarg : NULL;
             break;
         case 'd': {
             char *end;

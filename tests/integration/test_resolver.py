@@ -265,10 +265,9 @@ def test_source_profile_using_credential_process(awsenv, sts, tmp_path):
 
 # ---- credential_source ----
 
-@pytest.mark.parametrize("name", ["Environment", "environment"])
-def test_credential_source_environment(awsenv, sts, name):
-    awsenv.write_config("[profile e]\nrole_arn = %s\ncredential_source = %s\n"
-                        % (SEED_OPEN_ROLE_ARN, name))
+def test_credential_source_environment(awsenv, sts):
+    awsenv.write_config("[profile e]\nrole_arn = %s\ncredential_source = Environment\n"
+                        % SEED_OPEN_ROLE_ARN)
     r, j = export(awsenv, ["--profile", "e"],
                   env_extra={"AWS_ACCESS_KEY_ID": SEED_USER_KEY,
                              "AWS_SECRET_ACCESS_KEY": SEED_USER_SECRET})
@@ -561,13 +560,15 @@ def test_web_identity_from_a_profile(awsenv, sts, tmp_path, auth_headers):
 
 
 def test_web_identity_variables_beat_the_profile(awsenv, sts, tmp_path):
+    """With the profile from AWS_PROFILE (an explicit --profile turns the variables off:
+    test_cli_parity.py)."""
     token = tmp_path / "token"
     token.write_text(SEED_WEB_IDENTITY_TOKEN)
     awsenv.write_config("[profile w]\nrole_arn = arn:aws:iam::%s:role/not-this-one\n"
                         "web_identity_token_file = %s\n" % (ACCOUNT, tmp_path / "missing"))
-    r, _ = export(awsenv, ["--profile", "w"],
+    r, _ = export(awsenv,
                   env_extra={"AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
-                             "AWS_ROLE_ARN": SEED_WEB_ROLE_ARN})
+                             "AWS_ROLE_ARN": SEED_WEB_ROLE_ARN, "AWS_PROFILE": "w"})
     ok(r)
     assert sts.calls[0]["params"]["RoleArn"] == SEED_WEB_ROLE_ARN
     assert re.fullmatch(r"awsrole-run-\d+", sts.calls[0]["params"]["RoleSessionName"])

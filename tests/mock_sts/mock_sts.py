@@ -343,6 +343,7 @@ def ensure_certs(directory=None):
                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"], directory)
         names = ["IP:127.0.0.1", "IP:::1", "DNS:localhost", "DNS:sts.amazonaws.com"]
         names += ["DNS:*.%s.amazonaws.com" % r for r in TUNNEL_REGIONS]
+        names += ["DNS:*.%s.api.aws" % r for r in TUNNEL_REGIONS]  # dual-stack endpoints
         ext = os.path.join(directory, "server.ext")
         with open(ext, "w") as f:
             f.write("basicConstraints=CA:FALSE\n"

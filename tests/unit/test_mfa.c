@@ -67,9 +67,13 @@ static void test_mfa_process_failures(void **state)
     rq.mfa_process = "true";
     assert_int_equal(awsr_mfa_get_code(&rq, code, &e), -1);
     assert_string_equal(e.message, "the MFA code from mfa_process is empty");
-    rq.mfa_process = "echo 12 34";
+    rq.mfa_process = "echo 123 456";
     assert_int_equal(awsr_mfa_get_code(&rq, code, &e), -1);
     assert_string_equal(e.message, "the MFA code from mfa_process contains invalid characters");
+    rq.mfa_process = "echo 12345"; /* botocore's minimum length for TokenCode */
+    assert_int_equal(awsr_mfa_get_code(&rq, code, &e), -1);
+    assert_string_equal(e.message, "Parameter validation failed: Invalid length for parameter "
+                                   "TokenCode, value: 5, valid min length: 6");
     rq.mfa_process = "echo 12345678901234567890";
     assert_int_equal(awsr_mfa_get_code(&rq, code, &e), -1);
     assert_string_equal(e.message, "the MFA code from mfa_process is too long");

@@ -18,6 +18,8 @@ static const char *const env_vars[] = {
     "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     "AWS_CA_BUNDLE", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+    "REQUESTS_CA_BUNDLE",
 };
 
 static int clear_env(void **state)
@@ -236,7 +238,7 @@ static void test_assume_role_single(void **state)
     assert_int_equal(st->duration_seconds, 1800);
     awsr_plan_free(&plan);
 
-    plan_ok("[profile r]\nrole_arn = arn:r\ncredential_source = environment\n", NULL, "r",
+    plan_ok("[profile r]\nrole_arn = arn:r\ncredential_source = Environment\n", NULL, "r",
             &plan);
     assert_int_equal(plan.nsteps, 1);
     assert_int_equal(plan.source.kind, AWSR_SRC_ENVIRONMENT);
@@ -255,11 +257,8 @@ static void test_credential_source_kinds(void **state)
         const char *name;
         enum awsr_source_kind kind;
     } cases[] = {{"Environment", AWSR_SRC_ENVIRONMENT},
-                 {"ENVIRONMENT", AWSR_SRC_ENVIRONMENT},
                  {"Ec2InstanceMetadata", AWSR_SRC_IMDS},
-                 {"ec2instancemetadata", AWSR_SRC_IMDS},
-                 {"EcsContainer", AWSR_SRC_CONTAINER},
-                 {"ecscontainer", AWSR_SRC_CONTAINER}};
+                 {"EcsContainer", AWSR_SRC_CONTAINER}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char cfg[200];
         snprintf(cfg, sizeof cfg, "[profile r]\nrole_arn = x\ncredential_source = %s\n",
@@ -268,6 +267,18 @@ static void test_credential_source_kinds(void **state)
         plan_ok(cfg, NULL, "r", &plan);
         assert_int_equal(plan.source.kind, cases[i].kind);
         awsr_plan_free(&plan);
+    }
+    /* is_supported is an exact `in` test: another case is not a credential source. */
+    const char *const wrong_case[] = {"ENVIRONMENT", "environment", "ec2instancemetadata",
+                                      "ecscontainer"};
+    for (size_t i = 0; i < sizeof wrong_case / sizeof *wrong_case; i++) {
+        char cfg[200], msg[200];
+        snprintf(cfg, sizeof cfg, "[profile r]\nrole_arn = x\ncredential_source = %s\n",
+                 wrong_case[i]);
+        snprintf(msg, sizeof msg,
+                 "The credential source \"%s\" referenced in profile \"r\" is not valid.",
+                 wrong_case[i]);
+        plan_err(cfg, NULL, "r", msg);
     }
 }
 
@@ -475,11 +486,19 @@ static void test_web_identity_env_vs_profile(void **state)
     setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/env/tok", 1);
     setenv("AWS_ROLE_ARN", "arn:env", 1);
     setenv("AWS_ROLE_SESSION_NAME", "env-sess", 1);
-    /* At the top the environment wins... */
-    plan_ok(cfg, NULL, "w", &plan);
+    /* At the top the environment wins when the profile comes from AWS_PROFILE... */
+    setenv("AWS_PROFILE", "w", 1);
+    plan_ok(cfg, NULL, NULL, &plan);
     assert_string_equal(plan.source.web_identity_token_file, "/env/tok");
     assert_string_equal(plan.source.role_arn, "arn:env");
     assert_string_equal(plan.source.role_session_name, "env-sess");
+    awsr_plan_free(&plan);
+    unsetenv("AWS_PROFILE");
+    /* ...but an explicit --profile turns the variables off (botocore's disable_env_vars)... */
+    plan_ok(cfg, NULL, "w", &plan);
+    assert_string_equal(plan.source.web_identity_token_file, "/prof/tok");
+    assert_string_equal(plan.source.role_arn, "arn:prof");
+    assert_string_equal(plan.source.role_session_name, "prof-sess");
     awsr_plan_free(&plan);
     /* ...but not for a source profile. */
     plan_ok(cfg, NULL, "r", &plan);
@@ -489,11 +508,18 @@ static void test_web_identity_env_vs_profile(void **state)
     assert_string_equal(plan.source.web_identity_token_file, "/prof/tok");
     assert_string_equal(plan.source.role_arn, "arn:prof");
     awsr_plan_free(&plan);
-    /* Environment web identity beats static keys of the selected profile (chain order),
-     * but assume-role (role_arn without a token file key) comes first. */
-    plan_ok("[profile s]\naws_access_key_id = A\naws_secret_access_key = S\n", NULL, "s",
+    /* Environment web identity beats static keys of the selected profile (chain order)
+     * when no --profile was given, but assume-role (role_arn without a token file key)
+     * comes first. With --profile the static keys are used. */
+    setenv("AWS_PROFILE", "s", 1);
+    plan_ok("[profile s]\naws_access_key_id = A\naws_secret_access_key = S\n", NULL, NULL,
             &plan);
     assert_int_equal(plan.source.kind, AWSR_SRC_WEB_IDENTITY);
+    awsr_plan_free(&plan);
+    unsetenv("AWS_PROFILE");
+    plan_ok("[profile s]\naws_access_key_id = A\naws_secret_access_key = S\n", NULL, "s",
+            &plan);
+    assert_int_equal(plan.source.kind, AWSR_SRC_STATIC);
     awsr_plan_free(&plan);
     plan_ok(cfg, NULL, "r", &plan);
     assert_int_equal(plan.nsteps, 1);
@@ -519,9 +545,12 @@ static void test_web_identity_missing_arn(void **state)
     plan_err("[profile r]\nrole_arn = x\nsource_profile = w\n"
              "[profile w]\nweb_identity_token_file = /tok\n",
              NULL, "r", msg);
-    /* AWS_ROLE_ARN present but empty beats the profile's role_arn at the top. */
+    /* AWS_ROLE_ARN present but empty beats the profile's role_arn at the top (profile
+     * from AWS_PROFILE: an explicit --profile turns the variables off). */
     setenv("AWS_ROLE_ARN", "", 1);
-    plan_err("[profile w]\nweb_identity_token_file = /tok\nrole_arn = arn:x\n", NULL, "w", msg);
+    setenv("AWS_PROFILE", "w", 1);
+    plan_err("[profile w]\nweb_identity_token_file = /tok\nrole_arn = arn:x\n", NULL, NULL, msg);
+    unsetenv("AWS_PROFILE");
 }
 
 /* ---------- region ---------- */
@@ -671,10 +700,11 @@ static void test_ca_bundle_and_regional(void **state)
     assert_string_equal(plan.ca_bundle, "/key/ca.pem");
     assert_string_equal(plan.sts_regional_endpoints, "legacy");
     awsr_plan_free(&plan);
-    setenv("AWS_CA_BUNDLE", "~/env.pem", 1); /* no expansion */
+    setenv("AWS_CA_BUNDLE", "~/$X/env.pem", 1); /* urllib3 expands ~, not $VAR */
     setenv("AWS_STS_REGIONAL_ENDPOINTS", "regional", 1);
+    setenv("HOME", "/home/u", 1);
     plan_ok(cfg, NULL, NULL, &plan);
-    assert_string_equal(plan.ca_bundle, "~/env.pem");
+    assert_string_equal(plan.ca_bundle, "/home/u/$X/env.pem");
     assert_string_equal(plan.sts_regional_endpoints, "regional");
     awsr_plan_free(&plan);
     const char *msg = "Invalid CA bundle: the configured value (ca_bundle, AWS_CA_BUNDLE, "
@@ -690,6 +720,17 @@ static void test_ca_bundle_and_regional(void **state)
     assert_null(plan.sts_endpoint);
     assert_string_equal(plan.sts_regional_endpoints, "regional");
     awsr_plan_free(&plan);
+    /* REQUESTS_CA_BUNDLE comes after both (endpoint.py _get_verify_value). */
+    setenv("REQUESTS_CA_BUNDLE", "/req/ca.pem", 1);
+    plan_ok("[default]\naws_access_key_id = A\naws_secret_access_key = S\n", NULL, NULL, &plan);
+    assert_string_equal(plan.ca_bundle, "/req/ca.pem");
+    awsr_plan_free(&plan);
+    plan_ok(cfg, NULL, NULL, &plan);
+    assert_string_equal(plan.ca_bundle, "/key/ca.pem");
+    awsr_plan_free(&plan);
+    setenv("REQUESTS_CA_BUNDLE", "", 1);
+    plan_err("[default]\naws_access_key_id = A\naws_secret_access_key = S\n", NULL, NULL, msg);
+    unsetenv("REQUESTS_CA_BUNDLE");
 }
 
 static void test_settings_from_top_profile(void **state)
@@ -708,6 +749,148 @@ static void test_settings_from_top_profile(void **state)
 
 #define T(f) cmocka_unit_test_setup(f, clear_env)
 
+/* ---------- SSO, parameter checks, retries, endpoint variants ---------- */
+
+static void test_sso_profiles_are_not_silently_skipped(void **state)
+{
+    (void)state;
+    const char *keys = "aws_access_key_id = A\naws_secret_access_key = S\n";
+    char cfg[512];
+    /* Complete: botocore's SSO provider comes before the profile's keys. */
+    snprintf(cfg, sizeof cfg, "[profile s]\nsso_start_url = https://x.awsapps.com/start\n"
+             "sso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\n%s", keys);
+    plan_err(cfg, NULL, "s",
+             "The profile \"s\" uses IAM Identity Center (SSO), which awsrole-run does not "
+             "sign in to. Use it through the AWS CLI: a profile with credential_process = aws "
+             "configure export-credentials --profile s --format process (after aws sso login), "
+             "as a source_profile or with -p.");
+    plan_err("[profile s]\nsso_role_name = R\n", NULL, "s",
+             "The profile \"s\" is configured to use SSO but is missing required "
+             "configuration: sso_account_id, sso_start_url, sso_region");
+    plan_err("[profile s]\nsso_role_name = R\nsso_session = nope\n", NULL, "s",
+             "The specified sso-session does not exist: \"nope\"");
+    plan_err("[profile s]\nsso_role_name = R\nsso_account_id = 1\nsso_session = co\n"
+             "sso_region = eu-west-1\n"
+             "[sso-session co]\nsso_start_url = https://x\nsso_region = us-east-1\n",
+             NULL, "s",
+             "The value for sso_region is inconsistent between profile (eu-west-1) and "
+             "sso-session (us-east-1).");
+    /* As a source profile too. */
+    plan_err("[profile r]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = s\n"
+             "[profile s]\nsso_account_id = 1\n",
+             NULL, "r",
+             "The profile \"s\" is configured to use SSO but is missing required "
+             "configuration: sso_role_name, sso_start_url, sso_region");
+    /* sso_start_url alone is not an SSO profile for botocore (role name or account id). */
+    struct awsr_plan plan;
+    snprintf(cfg, sizeof cfg, "[profile s]\nsso_start_url = https://x\n%s", keys);
+    plan_ok(cfg, NULL, "s", &plan);
+    assert_int_equal(plan.source.kind, AWSR_SRC_STATIC);
+    awsr_plan_free(&plan);
+}
+
+static void check_params(const char *cfg, const char *message)
+{
+    struct awsr_plan plan;
+    plan_ok(cfg, NULL, "r", &plan);
+    struct awsr_error err = {0};
+    if (!message) {
+        assert_int_equal(awsr_plan_check_params(&plan, &err), 0);
+    } else {
+        assert_int_equal(awsr_plan_check_params(&plan, &err), -1);
+        assert_int_equal(err.status, AWSR_E_CONFIG);
+        assert_string_equal(err.message, message);
+    }
+    awsr_plan_free(&plan);
+}
+
+static void test_parameter_minimums(void **state)
+{
+    (void)state;
+#define ROLE "[profile r]\nrole_arn = arn:aws:iam::123456789012:role/r\n" \
+             "credential_source = Environment\n"
+    check_params(ROLE, NULL);
+    check_params(ROLE "duration_seconds = 900\nrole_session_name = ab\nexternal_id = ab\n"
+                      "mfa_serial = arn:aws:i\n", NULL);
+    /* An empty role_session_name is generated, as botocore does ("if not name"). */
+    check_params(ROLE "role_session_name =\n", NULL);
+    /* Not an integer: ignored. */
+    check_params(ROLE "duration_seconds = 1h\n", NULL);
+    check_params(ROLE "duration_seconds = 600\n",
+                 "Parameter validation failed: Invalid value for parameter DurationSeconds, "
+                 "value: 600, valid min value: 900");
+    check_params(ROLE "duration_seconds = 0\n",
+                 "Parameter validation failed: Invalid value for parameter DurationSeconds, "
+                 "value: 0, valid min value: 900");
+    check_params(ROLE "role_session_name = x\nexternal_id =\nmfa_serial = arn:mfa\n"
+                      "duration_seconds = -5\n",
+                 "Parameter validation failed: Invalid length for parameter RoleSessionName, "
+                 "value: 1, valid min length: 2; Invalid length for parameter ExternalId, "
+                 "value: 0, valid min length: 2; Invalid length for parameter SerialNumber, "
+                 "value: 7, valid min length: 9; Invalid value for parameter DurationSeconds, "
+                 "value: -5, valid min value: 900");
+    check_params("[profile r]\nrole_arn = arn:short\ncredential_source = Environment\n",
+                 "Parameter validation failed: Invalid length for parameter RoleArn, value: 9, "
+                 "valid min length: 20");
+    /* Characters, not bytes: "\u00e9\u00e9" is two. */
+    check_params(ROLE "role_session_name = \xc3\xa9\xc3\xa9\n", NULL);
+#undef ROLE
+}
+
+static void test_retry_settings(void **state)
+{
+    (void)state;
+    const char *cfg = "[profile s]\naws_access_key_id = A\naws_secret_access_key = S\n";
+    struct awsr_plan plan;
+    plan_ok(cfg, NULL, "s", &plan);
+    assert_int_equal(plan.max_attempts, 3); /* CLI v2: standard mode */
+    awsr_plan_free(&plan);
+    setenv("AWS_RETRY_MODE", "legacy", 1);
+    plan_ok(cfg, NULL, "s", &plan);
+    assert_int_equal(plan.max_attempts, 5);
+    awsr_plan_free(&plan);
+    setenv("AWS_MAX_ATTEMPTS", "1", 1);
+    plan_ok(cfg, NULL, "s", &plan);
+    assert_int_equal(plan.max_attempts, 1);
+    awsr_plan_free(&plan);
+    unsetenv("AWS_RETRY_MODE");
+    unsetenv("AWS_MAX_ATTEMPTS");
+    plan_ok("[profile s]\naws_access_key_id = A\naws_secret_access_key = S\nmax_attempts = 7\n"
+            "retry_mode = adaptive\n", NULL, "s", &plan);
+    assert_int_equal(plan.max_attempts, 7);
+    awsr_plan_free(&plan);
+    setenv("AWS_MAX_ATTEMPTS", "0", 1);
+    plan_err(cfg, NULL, "s",
+             "Value provided to \"max_attempts\": 0 must be an integer greater than or equal "
+             "to 1.");
+    unsetenv("AWS_MAX_ATTEMPTS");
+    setenv("AWS_RETRY_MODE", "fast", 1);
+    plan_err(cfg, NULL, "s",
+             "Invalid value provided to \"mode\": \"fast\" must be one of: ('legacy', "
+             "'standard', 'adaptive')");
+    unsetenv("AWS_RETRY_MODE");
+}
+
+static void test_fips_and_dualstack_settings(void **state)
+{
+    (void)state;
+    struct awsr_plan plan;
+    plan_ok("[profile s]\naws_access_key_id = A\naws_secret_access_key = S\n"
+            "use_fips_endpoint = TRUE\nuse_dualstack_endpoint = yes\n", NULL, "s", &plan);
+    assert_true(plan.use_fips);
+    assert_false(plan.use_dualstack); /* only "true" counts (ensure_boolean) */
+    awsr_plan_free(&plan);
+    setenv("AWS_USE_FIPS_ENDPOINT", "false", 1);
+    setenv("AWS_USE_DUALSTACK_ENDPOINT", "true", 1);
+    plan_ok("[profile s]\naws_access_key_id = A\naws_secret_access_key = S\n"
+            "use_fips_endpoint = true\n", NULL, "s", &plan);
+    assert_false(plan.use_fips);
+    assert_true(plan.use_dualstack);
+    awsr_plan_free(&plan);
+    unsetenv("AWS_USE_FIPS_ENDPOINT");
+    unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +906,8 @@ int main(void)
         T(test_region_validation),        T(test_endpoint_order),
         T(test_services_section_missing), T(test_ca_bundle_and_regional),
         T(test_settings_from_top_profile),
+        T(test_sso_profiles_are_not_silently_skipped), T(test_parameter_minimums),
+        T(test_retry_settings),           T(test_fips_and_dualstack_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

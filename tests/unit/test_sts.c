@@ -384,6 +384,61 @@ static void test_parse_error_documents(void **state)
 
 /* ---------------------------------------------------------------- endpoints */
 
+static void test_fips_and_dualstack_endpoints(void **state)
+{
+    (void)state;
+    const struct {
+        const char *region;
+        bool fips, dualstack;
+        const char *url, *sign_region;
+    } rows[] = {
+        {"us-east-1", true, false, "https://sts-fips.us-east-1.amazonaws.com", "us-east-1"},
+        {"us-west-2", false, true, "https://sts.us-west-2.api.aws", "us-west-2"},
+        {"us-west-2", true, true, "https://sts-fips.us-west-2.api.aws", "us-west-2"},
+        {"cn-north-1", true, false, "https://sts-fips.cn-north-1.amazonaws.com.cn", "cn-north-1"},
+        {"cn-north-1", false, true, "https://sts.cn-north-1.api.amazonwebservices.com.cn",
+         "cn-north-1"},
+        /* GovCloud's regular endpoints are its FIPS ones */
+        {"us-gov-west-1", true, false, "https://sts.us-gov-west-1.amazonaws.com", "us-gov-west-1"},
+        {"us-gov-west-1", true, true, "https://sts-fips.us-gov-west-1.api.aws", "us-gov-west-1"},
+        /* a variant is always regional */
+        {NULL, true, false, "https://sts-fips.us-east-1.amazonaws.com", "us-east-1"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        struct awsr_sts_client c;
+        struct awsr_error err = {0};
+        const struct awsr_sts_settings st = {.region = rows[i].region, .fips = rows[i].fips,
+                                             .dualstack = rows[i].dualstack,
+                                             .regional_mode = "legacy"};
+        assert_int_equal(awsr_sts_client_init(&c, &st, &err), 0);
+        assert_string_equal(c.endpoint, rows[i].url);
+        assert_string_equal(c.region, rows[i].sign_region);
+        assert_int_equal(c.max_attempts, 3);
+        awsr_sts_client_free(&c);
+    }
+    struct awsr_sts_client c;
+    struct awsr_error err = {0};
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){
+                                              .endpoint = "http://127.0.0.1:1", .fips = true},
+                                          &err),
+                     -1);
+    assert_int_equal(err.status, AWSR_E_CONFIG);
+    assert_string_equal(err.message,
+                        "Invalid Configuration: FIPS and custom endpoint are not supported");
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){
+                                              .endpoint = "http://127.0.0.1:1", .dualstack = true},
+                                          &err),
+                     -1);
+    assert_string_equal(err.message,
+                        "Invalid Configuration: Dualstack and custom endpoint are not supported");
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){
+                                              .region = "us-iso-east-1", .dualstack = true},
+                                          &err),
+                     -1);
+    assert_string_equal(err.message,
+                        "DualStack is enabled but this partition does not support DualStack");
+}
+
 static void test_endpoint_table(void **state)
 {
     (void)state;
@@ -415,8 +470,12 @@ static void test_endpoint_table(void **state)
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         struct awsr_sts_client c;
         struct awsr_error err = {0};
-        assert_int_equal(awsr_sts_client_init(&c, rows[i].configured, rows[i].region,
-                                              "/tmp/ca.pem", rows[i].mode, &err),
+        assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){
+                                                  .endpoint = rows[i].configured,
+                                                  .region = rows[i].region,
+                                                  .ca_bundle = "/tmp/ca.pem",
+                                                  .regional_mode = rows[i].mode},
+                                              &err),
                          0);
         assert_string_equal(c.endpoint, rows[i].url);
         assert_string_equal(c.region, rows[i].sign_region);
@@ -427,14 +486,14 @@ static void test_endpoint_table(void **state)
 
     struct awsr_sts_client c;
     struct awsr_error err = {0};
-    assert_int_equal(awsr_sts_client_init(&c, NULL, "eu-west-1", NULL, "global", &err), -1);
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){.region = "eu-west-1", .regional_mode = "global"}, &err), -1);
     assert_int_equal(err.status, AWSR_E_CONFIG);
     assert_string_equal(err.message, "STS regional endpoints option global is invalid. Valid "
                                      "options are: \"legacy\", \"regional\"");
     assert_null(c.endpoint);
-    assert_int_equal(awsr_sts_client_init(&c, NULL, "eu-west-1/../x", NULL, NULL, &err), -1);
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){.region = "eu-west-1/../x"}, &err), -1);
     assert_int_equal(err.status, AWSR_E_CONFIG);
-    assert_int_equal(awsr_sts_client_init(&c, "ftp://x", "eu-west-1", NULL, NULL, &err), -1);
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){.endpoint = "ftp://x", .region = "eu-west-1"}, &err), -1);
     assert_int_equal(err.status, AWSR_E_CONFIG);
 }
 
@@ -476,8 +535,7 @@ static void test_request_shape(void **state)
     (void)state;
     struct awsr_sts_client c;
     struct awsr_error err = {0};
-    assert_int_equal(awsr_sts_client_init(&c, "http://127.0.0.1:5000/sts/", "eu-west-1", NULL,
-                                          NULL, &err),
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){.endpoint = "http://127.0.0.1:5000/sts/", .region = "eu-west-1"}, &err),
                      0);
     struct awsr_creds src = {0};
     assert_int_equal(awsr_creds_set(&src, "ASIAEXAMPLE", "secret", "TOKEN/+=", 0), 0);
@@ -517,7 +575,7 @@ static void test_request_shape(void **state)
     struct awsr_creds lt = {0};
     assert_int_equal(awsr_creds_set(&lt, "AKIAEXAMPLE", "secret", NULL, 0), 0);
     awsr_sts_client_free(&c);
-    assert_int_equal(awsr_sts_client_init(&c, NULL, "eu-west-1", NULL, NULL, &err), 0);
+    assert_int_equal(awsr_sts_client_init(&c, &(struct awsr_sts_settings){.region = "eu-west-1"}, &err), 0);
     assert_int_equal(awsr_sts_build_request(&c, &lt, body, 1700000000, &w, &err), 0);
     assert_string_equal(find_header(&w, "Host"), "sts.eu-west-1.amazonaws.com");
     assert_null(find_header(&w, "X-Amz-Security-Token"));
@@ -607,14 +665,20 @@ static int teardown_hooks(void **state)
     return 0;
 }
 
-static void client(struct awsr_sts_client *c, struct awsr_creds *src)
+/* max_attempts 0: the default (3). */
+static void client_attempts(struct awsr_sts_client *c, struct awsr_creds *src, int max_attempts)
 {
     struct awsr_error err = {0};
-    assert_int_equal(awsr_sts_client_init(c, "http://127.0.0.1:1/", "us-east-1", NULL, NULL,
-                                          &err),
-                     0);
+    const struct awsr_sts_settings s = {.endpoint = "http://127.0.0.1:1/", .region = "us-east-1",
+                                        .max_attempts = max_attempts};
+    assert_int_equal(awsr_sts_client_init(c, &s, &err), 0);
     memset(src, 0, sizeof *src);
     assert_int_equal(awsr_creds_set(src, "AKIAEXAMPLE", "secret", NULL, 0), 0);
+}
+
+static void client(struct awsr_sts_client *c, struct awsr_creds *src)
+{
+    client_attempts(c, src, 0);
 }
 
 static const struct awsr_assume_role_params role = {
@@ -637,13 +701,13 @@ static void test_throttling_exhausts_retries(void **state)
     struct awsr_error err = {0};
     client(&c, &src);
     assert_int_equal(awsr_sts_assume_role(&c, &src, &role, &out, &err), -1);
-    assert_int_equal(fake.calls, 4);
+    assert_int_equal(fake.calls, 3); /* CLI v2's standard mode: 3 attempts */
     assert_int_equal(err.status, AWSR_E_SERVICE);
     assert_string_equal(err.code, "Throttling");
     assert_string_equal(err.message, "An error occurred (Throttling) when calling the AssumeRole "
-                                     "operation (reached max retries: 3): Rate exceeded");
-    /* jittered exponential backoff: 0.5-1 + 1-2 + 2-4 seconds */
-    assert_true(fake.slept >= 3.5 && fake.slept <= 7.0);
+                                     "operation (reached max retries: 2): Rate exceeded");
+    /* jittered exponential backoff: 0.5-1 + 1-2 seconds */
+    assert_true(fake.slept >= 1.5 && fake.slept <= 3.0);
     assert_string_equal(fake.last_body,
                         "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
                         "123456789012%3Arole%2Fdemo&RoleSessionName=botocore-session-1700000000"
@@ -666,7 +730,7 @@ static void test_5xx_then_success(void **state)
     struct awsr_sts_client c;
     struct awsr_creds src, out = {0};
     struct awsr_error err = {0};
-    client(&c, &src);
+    client_attempts(&c, &src, 4); /* max_attempts = 4 */
     assert_int_equal(awsr_sts_assume_role(&c, &src, &role, &out, &err), 0);
     assert_int_equal(fake.calls, 4);
     assert_string_equal(out.access_key_id, "ASIAIOSFODNN7EXAMPLE");
@@ -897,6 +961,7 @@ int main(void)
         cmocka_unit_test_teardown(test_web_identity_unsigned, teardown_hooks),
         cmocka_unit_test_teardown(test_negative_duration_is_sent, teardown_hooks),
         cmocka_unit_test_teardown(test_clock_skew, teardown_hooks),
+        cmocka_unit_test(test_fips_and_dualstack_endpoints),
         cmocka_unit_test(test_retryable_codes),
         cmocka_unit_test(test_http_unreachable),
     };
