@@ -3,10 +3,12 @@
  * temporary name and renamed into place, one flock per key. */
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +16,17 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "creds_json.h"
 #include "dynamic_only.h"
 #include "fileio.h"
 #include "handover.h"
+#include "process.h"
 
 #define ENTRY_MAX (64 * 1024)
+#define LOCK_WAIT_MS (180 * 1000) /* a human at another terminal's prompt, three tries */
 
 struct awsr_cache {
     int dirfd;
@@ -200,11 +205,27 @@ int awsr_cache_lock(struct awsr_cache *c, const char *key)
     int fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    while (flock(fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
+    /* The holder may be at an MFA prompt on another terminal, where nobody answers: say so
+     * after a second, and after LOCK_WAIT_MS go on without the lock (a run that cannot
+     * prompt then fails at once, as it would have with nobody else around). */
+    long limit = awsr_process_timeout_ms(LOCK_WAIT_MS), waited = 0;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
             close(fd);
             return -1;
         }
+        if (waited >= limit) {
+            awsr_log("gave up waiting after %ld s for the other awsrole-run; going on without "
+                     "it", limit / 1000);
+            close(fd);
+            return -1;
+        }
+        if (waited == 1000)
+            awsr_log("waiting for another awsrole-run that is getting the same credentials (it "
+                     "may be asking for an MFA code on another terminal)");
+        struct timespec step = {0, 50 * 1000000L};
+        nanosleep(&step, NULL);
+        waited += 50;
     }
     return fd;
 }
@@ -225,34 +246,43 @@ static const char *str_member(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* An entry file's JSON object, or NULL (absent, not ours, not a regular 0600 file, too
+ * big, not an object). O_NONBLOCK: a FIFO planted here must not hang us. */
+static json_t *load_entry(const struct awsr_cache *c, const char *name)
+{
+    int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) || st.st_size <= 0 || st.st_size > ENTRY_MAX) {
+        close(fd);
+        return NULL;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t n = buf ? awsr_read_upto(fd, buf, (size_t)st.st_size) : 0;
+    close(fd);
+    if (!buf)
+        return NULL;
+    json_t *root = json_loadb(buf, n, 0, NULL);
+    explicit_bzero(buf, n);
+    free(buf);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
 int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until,
                    struct awsr_creds *out)
 {
     char name[256];
     if (!c || !entry_name(key, ".json", name))
         return -1;
-    /* O_NONBLOCK: a FIFO planted here must not hang us (it fails the S_ISREG check). */
-    int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
+    json_t *root = load_entry(c, name);
+    if (!root)
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077) || st.st_size <= 0 || st.st_size > ENTRY_MAX) {
-        close(fd);
-        return -1;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    size_t n = buf ? awsr_read_upto(fd, buf, (size_t)st.st_size) : 0;
-    close(fd);
-    if (!buf)
-        return -1;
-    json_t *root = json_loadb(buf, n, 0, NULL);
-    explicit_bzero(buf, n);
-    free(buf);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return -1;
-    }
     int rc = -1;
     json_t *ver = json_object_get(root, "Version");
     const char *stored_key = str_member(root, "Key");
@@ -360,7 +390,51 @@ int awsr_cache_remove(struct awsr_cache *c, const char *key)
     char name[256];
     if (!c || !entry_name(key, ".json", name))
         return -1;
-    if (unlinkat(c->dirfd, name, 0) != 0 && errno != ENOENT)
+    if (unlinkat(c->dirfd, name, 0) == 0)
+        return 1;
+    return errno == ENOENT ? 0 : -1;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int awsr_cache_forget_profile(struct awsr_cache *c, const char *profile)
+{
+    if (!c)
         return -1;
-    return 0;
+    int dfd = dup(c->dirfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            /* An interrupted write's temporary file (".<entry>.<random>.tmp") may hold
+             * credentials: whoever's they were, --forget removes it, unless it is young
+             * enough to be another run's write in progress. */
+            struct stat st;
+            if (has_suffix(e->d_name, ".tmp") &&
+                fstatat(c->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                st.st_mtime < time(NULL) - 60 && unlinkat(c->dirfd, e->d_name, 0) == 0)
+                removed++;
+            continue;
+        }
+        if (!has_suffix(e->d_name, ".json"))
+            continue;
+        json_t *root = load_entry(c, e->d_name);
+        const char *owner = root ? str_member(root, "Profile") : NULL;
+        bool mine = owner && strcmp(owner, profile) == 0;
+        awsr_json_wipe_free(root);
+        if (mine && unlinkat(c->dirfd, e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

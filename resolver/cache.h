@@ -39,7 +39,11 @@ int awsr_cache_get(struct awsr_cache *c, const char *key, time_t min_valid_until
 /* Writes the entry, recording `profile` in it. 0, or -1 with err (callers warn once). */
 int awsr_cache_put(struct awsr_cache *c, const char *key, const char *profile,
                    const struct awsr_creds *creds, struct awsr_error *err);
+/* 1 removed, 0 there was no such entry, -1 error. */
 int awsr_cache_remove(struct awsr_cache *c, const char *key);
+/* Removes every entry recorded for `profile` (role credentials of any duration or region),
+ * and temporary files left by interrupted writes. The number removed, or -1. */
+int awsr_cache_forget_profile(struct awsr_cache *c, const char *profile);
 const char *awsr_cache_dir(const struct awsr_cache *c);
 
 #endif

@@ -205,6 +205,8 @@ int awsr_http_send(const struct awsr_http_request *rq, struct awsr_http_response
     cu->easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
     cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     cu->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (rq->no_proxy)
+        cu->easy_setopt(h, CURLOPT_NOPROXY, "*");
     cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000L);
     cu->easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);

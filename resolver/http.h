@@ -3,6 +3,7 @@
 #ifndef AWSR_HTTP_H
 #define AWSR_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -18,6 +19,7 @@ struct awsr_http_request {
     const char *ca_bundle;         /* NULL: system store */
     long connect_timeout_ms;       /* 0: 5000 */
     long timeout_ms;               /* whole exchange; 0: 10000 */
+    bool no_proxy;                 /* never through $http_proxy (the tree's own endpoint) */
 };
 
 struct awsr_http_response {

@@ -41,9 +41,8 @@ static int no_terminal(const struct awsr_mfa_request *rq, struct awsr_error *err
                           rq->serial ? rq->serial : "");
 }
 
-/* Codes from non-interactive sources go to STS as given (it judges them), but they must
- * fit, be printable (they end up in a form field) and be as long as botocore's check of
- * TokenCode requires. */
+/* Codes from non-interactive sources must be printable (they end up in a form field), as
+ * long as botocore's check of TokenCode requires, and 6 digits. */
 static int take_code(const char *src, const char *what, char code[AWSR_MFA_CODE_MAX],
                      struct awsr_error *err)
 {
@@ -52,14 +51,19 @@ static int take_code(const char *src, const char *what, char code[AWSR_MFA_CODE_
         return awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from %s is empty", what);
     if (n >= AWSR_MFA_CODE_MAX)
         return awsr_error_set(err, AWSR_E_CONFIG, "the MFA code from %s is too long", what);
-    struct awsr_param_report r = {0};
-    awsr_param_min_len(&r, "TokenCode", src, AWSR_MIN_TOKEN_CODE);
-    if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0)
-        return -1;
     for (size_t i = 0; i < n; i++)
         if (!isgraph((unsigned char)src[i]))
             return awsr_error_set(err, AWSR_E_CONFIG,
                                   "the MFA code from %s contains invalid characters", what);
+    struct awsr_param_report r = {0};
+    awsr_param_min_len(&r, "TokenCode", src, AWSR_MIN_TOKEN_CODE);
+    if (awsr_param_report_error(&r, AWSR_E_CONFIG, err) < 0)
+        return -1;
+    /* STS takes 6 digits only, and its ValidationError would quote the code back. */
+    if (n != 6 || strspn(src, "0123456789") != 6)
+        return awsr_error_set(err, AWSR_E_CONFIG,
+                              "the MFA code from %s must be the 6 digits the MFA device shows",
+                              what);
     memcpy(code, src, n + 1);
     return 0;
 }
@@ -112,6 +116,9 @@ static int run_mfa_process(const struct awsr_mfa_request *rq, char code[AWSR_MFA
 static volatile sig_atomic_t g_tty_fd = -1;
 static struct termios g_saved;
 
+/* Restores the terminal, then dies of the same signal, so that a shell loop calling
+ * awsrole-run stops on a Ctrl-C at the prompt as it would for any command. (No tree exists
+ * before the first resolution; the process is not dumpable, so SIGQUIT leaves no core.) */
 static void prompt_signal(int sig)
 {
     int fd = g_tty_fd;
@@ -119,6 +126,12 @@ static void prompt_signal(int sig)
         tcsetattr(fd, TCSAFLUSH, &g_saved);
         (void)!write(fd, "\n", 1);
     }
+    signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    raise(sig);
     _exit(128 + sig);
 }
 
@@ -219,12 +232,43 @@ static int prompt_once(int fd, const char *prompt, char *line, size_t sz,
     return r;
 }
 
+/* With --lazy the prompt comes while the command runs, and an interactive shell in the
+ * tree may hold the terminal as its own foreground group: the code typed would go to the
+ * shell (and its history). The launcher takes the foreground for the prompt and gives it
+ * back after. SIGTTOU is blocked meanwhile: a background group may not otherwise change
+ * it. Returns the group to give it back to, or -1 when nothing was changed. */
+static pid_t take_foreground(int fd, sigset_t *saved)
+{
+    pid_t fg = tcgetpgrp(fd), me = getpgrp();
+    if (fg < 0 || fg == me)
+        return -1; /* not our controlling terminal, or ours already */
+    sigset_t ttou;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, saved);
+    if (tcsetpgrp(fd, me) != 0) {
+        sigprocmask(SIG_SETMASK, saved, NULL);
+        return -1;
+    }
+    return fg;
+}
+
+static void give_back_foreground(int fd, pid_t fg, const sigset_t *saved)
+{
+    if (fg < 0)
+        return;
+    (void)tcsetpgrp(fd, fg);
+    sigprocmask(SIG_SETMASK, saved, NULL);
+}
+
 static int prompt_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE_MAX],
                        struct awsr_error *err)
 {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return no_terminal(rq, err);
+    sigset_t saved;
+    pid_t fg = take_foreground(fd, &saved);
     char serial[512], prompt[600], line[64];
     awsr_sanitize(serial, sizeof serial, rq->serial ? rq->serial : "");
     snprintf(prompt, sizeof prompt, "Enter MFA code for %s: ", serial);
@@ -249,6 +293,7 @@ static int prompt_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_COD
                            "must be 6 digits)", rq->serial ? rq->serial : "");
     }
     explicit_bzero(line, sizeof line);
+    give_back_foreground(fd, fg, &saved);
     close(fd);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "handover.h"
@@ -173,12 +174,36 @@ void awsr_proc_result_free(struct awsr_proc_result *res)
     memset(res, 0, sizeof *res);
 }
 
+/* The controlling terminal, when our process group is its foreground one; else -1. */
+static int foreground_terminal(void)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0 && tcgetpgrp(fd) != getpgrp()) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* tcsetpgrp from a group that may be in the background: SIGTTOU blocked meanwhile. */
+static void set_foreground(int tty, pid_t pgrp)
+{
+    sigset_t ttou, saved;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &saved);
+    (void)tcsetpgrp(tty, pgrp);
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+}
+
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void child_exec(char *const argv[], const struct awsr_proc_opts *o, int out_w,
+static void child_exec(char *const argv[], const struct awsr_proc_opts *o, int tty, int out_w,
                        int err_w, int status_w)
 {
     if (o->own_pgrp)
         setpgid(0, 0);
+    if (tty >= 0)
+        set_foreground(tty, getpid()); /* before exec: no window for a SIGTTIN */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -225,6 +250,18 @@ static void kill_child(pid_t pid, bool group)
     kill(pid, SIGKILL);
 }
 
+/* After the child: the terminal comes back to our group. A Ctrl-C the child's group got
+ * there was meant for the whole run: this process ends of it too. */
+static void take_back_terminal(int tty, int wstatus)
+{
+    if (tty < 0)
+        return;
+    set_foreground(tty, getpgrp());
+    close(tty);
+    if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGINT)
+        raise(SIGINT);
+}
+
 int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
                      struct awsr_proc_result *res, const char *what, struct awsr_error *err)
 {
@@ -251,9 +288,10 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
         return awsr_error_set(err, AWSR_E_OTHER, "%scannot create a pipe: %s", what,
                               strerror(e));
     }
+    int tty = opts->own_pgrp && opts->terminal ? foreground_terminal() : -1;
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(argv, opts, out_p[1], err_p[1], st_p[1]);
+        child_exec(argv, opts, tty, out_p[1], err_p[1], st_p[1]);
     int fork_errno = errno;
     close(out_p[1]);
     close(st_p[1]);
@@ -264,6 +302,8 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
         close(st_p[0]);
         if (err_p[0] >= 0)
             close(err_p[0]);
+        if (tty >= 0)
+            close(tty);
         awsr_proc_result_free(res);
         return awsr_error_set(err, AWSR_E_OTHER, "%scannot fork: %s", what,
                               strerror(fork_errno));
@@ -284,6 +324,7 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
             close(err_p[0]);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        take_back_terminal(tty, 0);
         awsr_proc_result_free(res);
         return awsr_error_set(err, AWSR_E_CONFIG, "%scannot run '%s': %s", what, argv[0],
                               strerror(exec_errno));
@@ -346,6 +387,7 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
     } else if (opts->own_pgrp) {
         killpg(pid, SIGKILL); /* stragglers of a finished credential_process */
     }
+    take_back_terminal(tty, res->wstatus);
     close(out_p[0]);
     if (err_p[0] >= 0)
         close(err_p[0]);

@@ -25,6 +25,9 @@ struct awsr_proc_opts {
                               hook, milliseconds) overrides every timeout when set */
     bool capture_stderr;   /* false: the child writes to our stderr (the terminal) */
     bool own_pgrp;         /* run in a new process group, killed as a group on timeout */
+    bool terminal;         /* with own_pgrp: when our group holds the terminal, the child's
+                              group holds it while it runs (it may ask there, as under the
+                              CLI), and gives it back; a Ctrl-C there ends this process too */
 };
 
 struct awsr_proc_result {

@@ -3,6 +3,8 @@
  * device), AssumeRole with the code directly only when the session path cannot work. */
 #include "resolve.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,13 +42,29 @@ static void warn_cache_once(struct awsr_resolver *r, const struct awsr_error *e)
              e->message);
 }
 
+/* AWSROLE_MFA_SESSION_DURATION, checked once at start (awsr_resolver_init). */
+static int session_duration_value(const char *v)
+{
+    char *end;
+    errno = 0;
+    long d = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || *end || end == v || !isdigit((unsigned char)*v) || d < 900 || d > 129600)
+        return 0;
+    return (int)d;
+}
+
 int awsr_resolver_init(struct awsr_resolver *r, const struct awsr_resolve_opts *opts,
                        struct awsr_error *err)
 {
     memset(r, 0, sizeof *r);
     r->opts = *opts;
+    const char *sd = getenv("AWSROLE_MFA_SESSION_DURATION");
+    if (sd && !session_duration_value(sd))
+        return awsr_error_set(err, AWSR_E_CONFIG, "AWSROLE_MFA_SESSION_DURATION must be a number "
+                              "of seconds from 900 to 129600, not '%s'", sd);
     if (awsr_config_load(&r->cfg, err) || awsr_plan_build(r->cfg, &opts->plan, &r->plan, err) ||
-        awsr_plan_check_params(&r->plan, err))
+        awsr_plan_check_params(&r->plan, err) ||
+        awsr_process_chain_check(r->plan.profile, err))
         return -1;
     if (!opts->no_cache) {
         struct awsr_error cerr = {0};
@@ -76,12 +94,8 @@ void awsr_resolver_free(struct awsr_resolver *r)
 
 static int session_duration(void)
 {
-    const char *v = getenv("AWSROLE_MFA_SESSION_DURATION");
-    char *end;
-    long d = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || d < 900 || d > 129600)
-        return SESSION_DURATION_DEFAULT;
-    return (int)d;
+    int d = session_duration_value(getenv("AWSROLE_MFA_SESSION_DURATION"));
+    return d ? d : SESSION_DURATION_DEFAULT;
 }
 
 /* ---- cache keys: canonical JSON of everything that makes the credentials differ ---- */
@@ -214,8 +228,15 @@ static int with_mfa_code(struct awsr_resolver *r, struct awsr_sts_client *sts,
             *err = sts_err;
             return -1;
         }
-        if (attempt + 1 < MFA_TRIES)
+        struct awsr_mfa_request next = rq;
+        next.attempt++;
+        if (attempt + 1 < MFA_TRIES && awsr_mfa_available(&next)) {
             awsr_log("the MFA code was not accepted (%s)", sts_err.message);
+        } else if (attempt == 0) {
+            /* A fixed code is not asked again: one hint, then STS's line as the error. */
+            awsr_log("the MFA code was not accepted: each code works once and only for about "
+                     "30 seconds; wait for the next one");
+        }
     }
     *err = sts_err;
     return -1;
@@ -411,7 +432,7 @@ static int assume_chain(struct awsr_resolver *r, struct awsr_sts_client *sts, in
     trace(r, "source credentials: %s%s%s", source_kind_name(r->plan.source.kind),
           r->plan.source.profile ? " from profile " : "",
           r->plan.source.profile ? r->plan.source.profile : "");
-    if (awsr_source_fetch(&r->plan.source, sts, &cur, err))
+    if (awsr_source_fetch(&r->plan.source, sts, flags & AWSR_RESOLVE_NO_PROMPT, &cur, err))
         return -1;
     for (size_t i = 0; i < r->plan.nsteps; i++) {
         struct awsr_creds next = {0};
@@ -472,7 +493,7 @@ static int resolve_source_only(struct awsr_resolver *r, struct awsr_sts_client *
     }
     trace(r, "profile %s has no role: using its %s credentials as they are", r->plan.profile,
           source_kind_name(s->kind));
-    return awsr_source_fetch(s, sts, out, err);
+    return awsr_source_fetch(s, sts, flags & AWSR_RESOLVE_NO_PROMPT, out, err);
 }
 
 static int sts_client(const struct awsr_resolver *r, struct awsr_sts_client *sts,
@@ -524,14 +545,17 @@ int awsr_resolver_forget(struct awsr_resolver *r, struct awsr_error *err)
     int removed = 0;
     bool cached_kind = r->plan.nsteps || r->plan.source.kind == AWSR_SRC_WEB_IDENTITY;
     char *key = cached_kind ? role_key(r, &sts) : NULL;
-    if (key && awsr_cache_remove(r->cache, key) == 0)
+    if (key && awsr_cache_remove(r->cache, key) > 0)
         removed++;
     free(key);
+    int others = awsr_cache_forget_profile(r->cache, r->plan.profile);
+    if (others > 0)
+        removed += others;
     const struct awsr_source *s = &r->plan.source;
     const char *serial = r->plan.nsteps ? r->plan.steps[0].mfa_serial : s->mfa_serial;
     if (serial && s->kind == AWSR_SRC_STATIC) {
         key = session_key(r, &sts, &s->creds, serial);
-        if (key && awsr_cache_remove(r->cache, key) == 0)
+        if (key && awsr_cache_remove(r->cache, key) > 0)
             removed++;
         free(key);
     }

@@ -14,6 +14,7 @@
 
 #include "creds_json.h"
 #include "fileio.h"
+#include "handover.h"
 #include "sts_params.h"
 
 #define PROCESS_PREFIX "Error when retrieving credentials from custom-process: "
@@ -155,13 +156,64 @@ static void strip(char *s)
     memmove(s, s + lead, n - lead + 1);
 }
 
-static int fetch_process(const struct awsr_source *src, struct awsr_creds *out,
+#define PROCESS_CHAIN_MAX 16
+
+int awsr_process_chain_check(const char *profile, struct awsr_error *err)
+{
+    const char *chain = getenv(AWSR_PROCESS_CHAIN_ENV);
+    if (!chain || !profile)
+        return 0;
+    size_t n = strlen(profile), depth = 0;
+    for (const char *p = chain; *p; depth++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len == n && memcmp(p, profile, n) == 0)
+            return awsr_error_set(err, AWSR_E_CONFIG,
+                                  "credential_process loop: the credential_process of profile "
+                                  "%s runs awsrole-run for profile %s again; name another "
+                                  "profile in that line (--profile)", profile, profile);
+        p += len + (nl != NULL);
+    }
+    if (depth >= PROCESS_CHAIN_MAX)
+        return awsr_error_set(err, AWSR_E_CONFIG, "credential_process loop: %zu credential "
+                              "processes run inside each other", depth);
+    return 0;
+}
+
+/* Runs the command with AWSR_PROCESS_CHAIN_ENV extended by the source's profile, and puts
+ * the variable back afterwards (it must not reach the tree). */
+static int run_in_chain(const struct awsr_source *src, const struct awsr_proc_opts *opts,
+                        struct awsr_proc_result *res, struct awsr_error *err)
+{
+    /* A statically linked launcher hands over before it runs a process: before the
+     * variable is set, or its companion would take the chain for its own. */
+    awsr_handover("a credential_process");
+    const char *prev = getenv(AWSR_PROCESS_CHAIN_ENV);
+    char *saved = prev ? strdup(prev) : NULL, *chain = NULL;
+    if ((prev && !saved) || asprintf(&chain, "%s%s%s", prev ? prev : "", prev ? "\n" : "",
+                                     src->profile ? src->profile : "") < 0) {
+        free(saved);
+        return awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+    }
+    setenv(AWSR_PROCESS_CHAIN_ENV, chain, 1);
+    free(chain);
+    int rc = awsr_process_run_command(src->process_command, opts, res, PROCESS_PREFIX, err);
+    if (saved)
+        setenv(AWSR_PROCESS_CHAIN_ENV, saved, 1);
+    else
+        unsetenv(AWSR_PROCESS_CHAIN_ENV);
+    free(saved);
+    return rc;
+}
+
+static int fetch_process(const struct awsr_source *src, bool renewal, struct awsr_creds *out,
                          struct awsr_error *err)
 {
     struct awsr_proc_opts opts = {.timeout_ms = AWSR_PROCESS_TIMEOUT_MS,
-                                  .capture_stderr = true, .own_pgrp = true};
+                                  .capture_stderr = true, .own_pgrp = true,
+                                  .terminal = !renewal};
     struct awsr_proc_result res;
-    int rc = awsr_process_run_command(src->process_command, &opts, &res, PROCESS_PREFIX, err);
+    int rc = run_in_chain(src, &opts, &res, err);
     if (rc)
         return -1;
     long timeout = awsr_process_timeout_ms(AWSR_PROCESS_TIMEOUT_MS);
@@ -244,7 +296,7 @@ static int fetch_web_identity(const struct awsr_source *src, struct awsr_sts_cli
     return rc;
 }
 
-int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts,
+int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts, bool renewal,
                       struct awsr_creds *out, struct awsr_error *err)
 {
     switch (src->kind) {
@@ -257,7 +309,7 @@ int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts
     case AWSR_SRC_CONTAINER:
         return awsr_container_fetch(src, out, err);
     case AWSR_SRC_PROCESS:
-        return fetch_process(src, out, err);
+        return fetch_process(src, renewal, out, err);
     case AWSR_SRC_WEB_IDENTITY:
         return fetch_web_identity(src, sts, out, err);
     }

@@ -14,10 +14,22 @@
 #include "profile.h"
 #include "sts.h"
 
-/* Fetches the source's credentials. `sts` is used for WEB_IDENTITY only. Messages follow
- * botocore (e.g. "Error when retrieving credentials from custom-process: <stderr>"). */
-int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts,
+/* Fetches the source's credentials. `sts` is used for WEB_IDENTITY only. A
+ * credential_process runs in a process group of its own (killed whole on timeout; a Ctrl-C
+ * meant for a running command does not cut a renewal); before the command runs
+ * (`renewal` false) that group also gets the terminal for the time, so it may ask there as
+ * under the CLI. Messages follow botocore (e.g. "Error when retrieving credentials from
+ * custom-process: <stderr>"). */
+int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts, bool renewal,
                       struct awsr_creds *out, struct awsr_error *err);
+
+/* Profiles whose credential_process runs above this process, one per line: a
+ * credential_process that resolves one of them again is a loop, stopped at once. */
+#define AWSR_PROCESS_CHAIN_ENV "AWSROLE_PROCESS_CHAIN"
+
+/* 253 "credential_process loop ..." when `profile` is in AWSR_PROCESS_CHAIN_ENV or the chain
+ * is absurdly deep; else 0. */
+int awsr_process_chain_check(const char *profile, struct awsr_error *err);
 
 /* Parses credential_process output (JSON, Version 1, AccessKeyId, SecretAccessKey,
  * optional SessionToken, Expiration, AccountId). Pure; a fuzz target. */

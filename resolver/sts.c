@@ -148,6 +148,25 @@ static int regional_url(const struct awsr_sts_settings *s, const char *region, b
     return 0;
 }
 
+/* Plain http:// is for a local test or proxy endpoint (design.md); anywhere else the MFA
+ * code and the credentials cross the network in clear. Said once per process. */
+static void warn_if_cleartext(const char *url)
+{
+    static bool said;
+    if (said || strncasecmp(url, "http://", 7) != 0)
+        return;
+    const char *h = url + 7;
+    size_t n = strcspn(h, "/?#");
+    static const char *const local[] = {"127.", "localhost:", "[::1]:"};
+    for (size_t i = 0; i < sizeof local / sizeof *local; i++)
+        if (!strncasecmp(h, local[i], strlen(local[i])) ||
+            (n == strlen(local[i]) - 1 && !strncasecmp(h, local[i], n)))
+            return;
+    said = true;
+    awsr_log("warning: the STS endpoint %s is plain http:// on another machine: MFA codes and "
+             "credentials cross the network unencrypted; use https://", url);
+}
+
 int awsr_sts_client_init(struct awsr_sts_client *c, const struct awsr_sts_settings *s,
                          struct awsr_error *err)
 {
@@ -172,6 +191,7 @@ int awsr_sts_client_init(struct awsr_sts_client *c, const struct awsr_sts_settin
                                   "custom endpoint are not supported");
         if (strncasecmp(s->endpoint, "http://", 7) && strncasecmp(s->endpoint, "https://", 8))
             return awsr_error_set(err, AWSR_E_CONFIG, "Invalid endpoint: %s", s->endpoint);
+        warn_if_cleartext(s->endpoint);
         c->endpoint = strdup(s->endpoint);
     } else {
         if (regional_url(s, region, legacy, url, sizeof url, &sign_region, err))

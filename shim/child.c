@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,12 +97,17 @@ int awsr_envp_set(struct awsr_envp *e, const char *name, const char *value)
     return envp_push(e, entry);
 }
 
-/* Inherited variables that would contradict the tree's credentials. */
+/* Inherited variables that would contradict the tree's credentials: keys, and the other
+ * credential sources an SDK could pick instead (container, web identity). */
 static const char *const dropped[] = {
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
     "AWS_SESSION_EXPIRATION", "AWS_ACCOUNT_ID", "AWSROLE_PROFILE", "AWSROLE_SEGMENT",
     "AWSROLE_MFA_CODE", /* a one-time code is of no use to the child: do not spread it */
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+    "AWSROLE_PROCESS_CHAIN", /* only for the credential_process awsrole-run runs */
 };
 
 static int prepend_preload(struct awsr_envp *e, const char *shim)
@@ -156,8 +162,17 @@ int awsr_child_env_apply(struct awsr_envp *e, const struct awsr_child_env *ce)
 
 /* ---- exec ---- */
 
-static int exec_status(int e)
+/* ENOENT for a file that exists: its "#!" line names a program that does not. */
+static bool bad_interpreter(const char *cmd, int e)
 {
+    struct stat st;
+    return e == ENOENT && strchr(cmd, '/') && stat(cmd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int exec_status(const char *cmd, int e)
+{
+    if (bad_interpreter(cmd, e))
+        return 126; /* found, but it cannot run: as the shells say */
     return (e == ENOENT || e == ENOTDIR) ? 127 : 126;
 }
 
@@ -165,7 +180,10 @@ static void report_exec_error(const char *cmd, int e)
 {
     char clean[512];
     awsr_sanitize(clean, sizeof clean, cmd);
-    if (e == ENOENT || e == ENOTDIR)
+    if (bad_interpreter(cmd, e))
+        fprintf(stderr, "awsrole-run: %s: cannot run it: bad interpreter (the program its "
+                "\"#!\" line names does not exist)\n", clean);
+    else if (e == ENOENT || e == ENOTDIR)
         fprintf(stderr, "awsrole-run: %s: command not found\n", clean);
     else
         fprintf(stderr, "awsrole-run: %s: cannot run it: %s\n", clean, strerror(e));
@@ -176,10 +194,15 @@ int awsr_child_exec(char *const argv[], char *const envp[])
     execvpe(argv[0], argv, envp);
     int e = errno;
     report_exec_error(argv[0], e);
-    return exec_status(e);
+    return exec_status(argv[0], e);
 }
 
-static const int forwarded[] = {SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGINT};
+/* Every signal whose default would end the launcher without its clean-up (leaving the
+ * segment and the credentials file, and the command without renewals) is passed on to the
+ * command instead; the launcher then ends as the command does. */
+static const int forwarded[] = {SIGTERM, SIGHUP,    SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+                                SIGINT,  SIGALRM,   SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
+                                SIGIO,   SIGPWR};
 
 /* The forwarded signals (and SIGCHLD) stay blocked from just before the command starts
  * until the supervisor's handlers are in place: a SIGTERM in between is then forwarded,
@@ -246,7 +269,7 @@ int awsr_child_spawn(char *const argv[], char *const envp[], pid_t *pid)
     if (r == (ssize_t)sizeof e) {
         waitpid(c, NULL, 0);
         report_exec_error(argv[0], e);
-        return exec_status(e);
+        return exec_status(argv[0], e);
     }
     *pid = c;
     return 0;
@@ -267,6 +290,11 @@ static void on_forward(int sig, siginfo_t *si, void *uc)
     if (child_pid > 0 && !((sig == SIGINT || sig == SIGQUIT) && from_kernel))
         kill((pid_t)child_pid, sig);
     errno = saved;
+}
+
+static void on_sigpipe(int sig)
+{
+    (void)sig;
 }
 
 static void on_chld(int sig)
@@ -290,6 +318,13 @@ int awsr_child_supervise(pid_t pid, const struct awsr_supervisor *sup)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
         sigaction(forwarded[i], &sa, NULL);
+    /* A reader of -v lines that went away (awsrole-run -v ... 2>&1 | head) must not end the
+     * supervisor: writes then fail with EPIPE instead. A handler, not SIG_IGN, so that the
+     * command and later children start with the default again (exec resets handlers). */
+    struct sigaction sp = {0};
+    sp.sa_handler = on_sigpipe;
+    sigemptyset(&sp.sa_mask);
+    sigaction(SIGPIPE, &sp, NULL);
     struct sigaction sc = {0};
     sc.sa_handler = on_chld;
     sc.sa_flags = SA_RESTART | SA_NOCLDSTOP;

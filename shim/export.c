@@ -47,14 +47,20 @@ static void print_env(FILE *f, const struct awsr_creds *c, const char *region)
 {
     put_export(f, "AWS_ACCESS_KEY_ID", c->access_key_id);
     put_export(f, "AWS_SECRET_ACCESS_KEY", c->secret_access_key);
+    /* Static keys: an eval in a shell that still holds an earlier token must not pair it
+     * with these keys. */
     if (c->session_token) {
         put_export(f, "AWS_SESSION_TOKEN", c->session_token);
         put_export(f, "AWS_SECURITY_TOKEN", c->session_token);
+    } else {
+        fputs("unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN\n", f);
     }
     if (c->expiration) {
         char when[32];
         awsr_time_format(c->expiration, when, sizeof when);
         put_export(f, "AWS_CREDENTIAL_EXPIRATION", when);
+    } else {
+        fputs("unset AWS_CREDENTIAL_EXPIRATION\n", f);
     }
     if (region) {
         put_export(f, "AWS_REGION", region);

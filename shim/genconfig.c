@@ -137,6 +137,40 @@ static bool is_default_header(const char *t, struct line l)
     return close && close - l.start - 1 == 7 && memcmp(t + l.start + 1, "DEFAULT", 7) == 0;
 }
 
+/* ---- long-term keys stay out of the copy ---- */
+
+enum { MARK_REPLACED = 1, MARK_KEPT = 2, MARK_DROPPED = 3 };
+
+static const char *const key_names[] = {"aws_access_key_id", "aws_secret_access_key",
+                                        "aws_session_token", "aws_security_token"};
+
+static bool is_key_name(const char *k)
+{
+    for (size_t i = 0; i < sizeof key_names / sizeof *key_names; i++)
+        if (strcmp(k, key_names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Marks the lines of every credential key in the copied sections (with the indented
+ * lines continuing its value): keys in ~/.aws/config must not reach the tree through the
+ * copy any more than those in ~/.aws/credentials do. */
+static void drop_key_lines(const struct awsr_ini *ini, const char *t, const struct line *lines,
+                           size_t nlines, unsigned char *mark)
+{
+    for (const struct awsr_section *s = ini->sections; s; s = s->hh.next) {
+        for (const struct awsr_kv *kv = s->keys; kv; kv = kv->hh.next) {
+            if (!is_key_name(kv->key) || kv->line < 1 || kv->line > nlines)
+                continue;
+            size_t i = kv->line - 1;
+            mark[i] = MARK_DROPPED;
+            while (++i < nlines && !mark[i] && lines[i].end > lines[i].start &&
+                   is_space(t[lines[i].start]))
+                mark[i] = MARK_DROPPED;
+        }
+    }
+}
+
 /* ---- one generated section ---- */
 
 static void write_value(struct awsr_strbuf *b, const char *key, const char *value)
@@ -224,7 +258,7 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
     }
     size_t nlines = 0;
     struct line *lines = len ? split_lines(text, len, &nlines) : NULL;
-    /* Per line: 0 = copy, 1 = header of a replaced section, 2 = header of a kept one. */
+    /* Per line: MARK_* (0: copy as the section goes). */
     unsigned char *mark = calloc(nlines + 1, 1);
     struct served_state *st = calloc(o->nserved + 1, sizeof *st);
     /* Copy-and-wipe growth: the user's config may hold keys of other profiles. */
@@ -260,11 +294,12 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
             }
         }
         if (s->line >= 1 && s->line <= nlines)
-            mark[s->line - 1] = replaced ? 1 : 2;
+            mark[s->line - 1] = replaced ? MARK_REPLACED : MARK_KEPT;
     }
     for (size_t i = 0; i < nlines; i++)
         if (!mark[i] && is_default_header(text, lines[i]))
-            mark[i] = 2;
+            mark[i] = MARK_KEPT;
+    drop_key_lines(ini, text, lines, nlines, mark);
 
     awsr_strbuf_adds(&b, "# awsrole-run: a private copy of ");
     awsr_strbuf_adds(&b, user_path && *user_path ? "the AWS config" : "an empty AWS config");
@@ -272,9 +307,9 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
              "# ends. Served profiles (at the end) get their credentials from the tree.\n");
     bool copying = true;
     for (size_t i = 0; i < nlines; i++) {
-        if (mark[i])
-            copying = mark[i] == 2;
-        if (copying)
+        if (mark[i] == MARK_REPLACED || mark[i] == MARK_KEPT)
+            copying = mark[i] == MARK_KEPT;
+        if (copying && mark[i] != MARK_DROPPED)
             awsr_strbuf_add(&b, text + lines[i].start, lines[i].end - lines[i].start);
     }
     if (b.len && b.p[b.len - 1] != '\n' && b.p[b.len - 1] != '\r')

@@ -1,4 +1,5 @@
 /* main.c - awsrole-run: options, modes (run, --export, --forget, --lazy), exit statuses. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 #include "secmem.h"
 #include "segment.h"
 #include "server.h"
+#include "sts_params.h"
 
 extern char **environ;
 
@@ -98,6 +100,26 @@ static void forget_code(void)
     explicit_bzero(mfa_code_copy, sizeof mfa_code_copy);
 }
 
+/* A code from -t or AWSROLE_MFA_CODE is checked here, where its source is known, before
+ * anything runs: botocore's minimum for TokenCode in its words, then the 6 digits every
+ * MFA device shows (STS takes nothing else, and its ValidationError would quote the code
+ * back into the log). The code itself is never printed. */
+static int check_code(const char *code, const char *source)
+{
+    struct awsr_param_report r = {0};
+    awsr_param_min_len(&r, "TokenCode", code, AWSR_MIN_TOKEN_CODE);
+    if (r.count) {
+        fprintf(stderr, "awsrole-run: Parameter validation failed: %s (from %s)\n", r.text,
+                source);
+        return AWSR_E_USAGE;
+    }
+    size_t n = strspn(code, "0123456789");
+    if (n != 6 || code[n] != '\0')
+        return usage_error("the MFA code from %s must be the 6 digits the MFA device shows",
+                           source);
+    return 0;
+}
+
 enum { OPT_EXPORT = 256, OPT_FORMAT, OPT_LAZY, OPT_NO_SHIM, OPT_NO_CACHE, OPT_SERVER,
        OPT_FORGET, OPT_ALSO, OPT_VERSION };
 
@@ -135,12 +157,14 @@ static int parse_options(int argc, char **argv, struct options *o)
             char *end;
             errno = 0;
             long d = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || d < 900 || d > 43200)
+            if (errno || *end || !isdigit((unsigned char)optarg[0]) || d < 900 || d > 43200)
                 return usage_error("--duration must be a number of seconds from 900 to 43200, not '%s'", optarg);
             o->ro.plan.duration_seconds = (int)d;
             break;
         }
         case 'r':
+            if (!*optarg)
+                return usage_error("--region needs a region name, not an empty value%s", "");
             o->ro.plan.region = optarg;
             break;
         case 't':
@@ -190,11 +214,27 @@ static int parse_options(int argc, char **argv, struct options *o)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    const char *code_source = "--mfa-code";
     char *env = getenv("AWSROLE_MFA_CODE");
     if (env && *env) {
-        if (!o->ro.mfa_code)
+        if (!o->ro.mfa_code) {
             o->ro.mfa_code = keep_code(env);
+            code_source = "AWSROLE_MFA_CODE";
+        }
         explicit_bzero(env, strlen(env));
+    }
+#ifdef AWSR_COMPANION
+    /* The static launcher checked the code and wiped argv's copy: it comes by pipe. */
+    bool checked = getenv(AWSR_FRONT_CODE_FD_ENV) || getenv(AWSR_FRONT_RESOLVE_ENV);
+#else
+    bool checked = false;
+#endif
+    if (o->ro.mfa_code && !checked) {
+        int rc = check_code(o->ro.mfa_code, code_source);
+        if (rc) {
+            forget_code();
+            return rc;
+        }
     }
     o->command = argv + optind;
     bool has_cmd = *o->command != NULL;
@@ -204,6 +244,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         return usage_error("no command may follow --export or --forget (got '%s')", o->command[0]);
     if (o->export_mode && o->forget)
         return usage_error("--export and --forget cannot be combined%s", "");
+    if (o->forget && o->ro.no_cache)
+        return usage_error("--forget removes cached entries: not with --no-cache%s", "");
+    if (o->nalso && (o->export_mode || o->forget))
+        return usage_error("--also serves more profiles to a command (not with --export or "
+                           "--forget)%s", "");
     if (!o->export_mode && !o->forget && !has_cmd)
         return usage_error("no command given: awsrole-run [OPTIONS] -- COMMAND [ARG...]%s", "");
     if (o->lazy && (o->no_shim || o->export_mode || o->forget))
@@ -219,12 +264,23 @@ static char *find_shim(void)
     return awsr_front_find_beside("libawsrole-shim.so");
 }
 
+/* AWSROLE_REFRESH_MARGIN: seconds, 0 or more; a bad value is a configuration error, not
+ * a silent default. -1 after printing the error. */
 static long refresh_margin(void)
 {
     const char *v = getenv("AWSROLE_REFRESH_MARGIN");
+    if (!v)
+        return DEFAULT_REFRESH_MARGIN;
     char *end;
-    long m = v ? strtol(v, &end, 10) : -1;
-    return (!v || *end || end == v || m < 0) ? DEFAULT_REFRESH_MARGIN : m;
+    errno = 0;
+    long m = strtol(v, &end, 10);
+    if (errno || *end || end == v || m < 0 || !isdigit((unsigned char)*v)) {
+        char clean[64];
+        fprintf(stderr, "awsrole-run: AWSROLE_REFRESH_MARGIN must be a number of seconds (0 or "
+                "more), not '%s'\n", awsr_sanitize(clean, sizeof clean, v));
+        return -1;
+    }
+    return m;
 }
 
 /* ---- a nested run: the tree already holds this profile's credentials ---- */
@@ -603,6 +659,7 @@ static int run_command(struct options *o, struct tree *t)
             awsr_creds_clear(&t->creds[i]);
             awsr_resolver_free(&t->res[i]);
         }
+        awsr_segment_sweep(); /* no resident launcher will do it for this run */
         return awsr_child_exec(o->command, env.v);
     }
 
@@ -706,6 +763,8 @@ int main(int argc, char **argv)
 
     t.o = &o;
     t.margin = refresh_margin();
+    if (t.margin < 0)
+        return AWSR_E_CONFIG;
     const char *names[1 + MAX_ALSO] = {NULL};
     names[0] = o.ro.plan.profile;
     for (size_t i = 0; i < o.nalso; i++)
@@ -730,6 +789,7 @@ int main(int argc, char **argv)
     }
 
     if (o.forget) {
+        awsr_segment_sweep();
         for (size_t i = 0; i < t.n; i++) {
             if (awsr_resolver_forget(&t.res[i], &err)) {
                 awsr_error_print(&err);
@@ -757,6 +817,9 @@ int main(int argc, char **argv)
                                t.res[0].plan.profile);
         if (rc)
             awsr_log("could not write the credentials: %s", strerror(errno));
+        /* Runs that never stay resident sweep too (after the answer is out): a tree whose
+         * launcher was killed must not wait for the next resident run to go. */
+        awsr_segment_sweep();
         for (size_t i = 0; i < t.n; i++) {
             awsr_creds_clear(&t.creds[i]);
             awsr_resolver_free(&t.res[i]);

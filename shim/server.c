@@ -504,10 +504,49 @@ static char *pct_encode(const char *s)
     return out;
 }
 
+/* The uid owning the socket listening on 127.0.0.1:port, from /proc/net/tcp; -1 when
+ * nothing listens there, -2 when the table cannot be read. */
+static long listener_uid(unsigned port)
+{
+    FILE *f = fopen("/proc/net/tcp", "re");
+    if (!f)
+        return -2;
+    char line[512];
+    long uid = -1;
+    while (uid == -1 && fgets(line, sizeof line, f)) {
+        unsigned addr, lport, raddr, rport, st;
+        unsigned long u;
+        /* sl local rem st tx:rx tr:when retrnsmt uid */
+        if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*x:%*x %*x:%*x %*x %lu", &addr, &lport,
+                   &raddr, &rport, &st, &u) == 6 &&
+            lport == port && st == 0x0A /* LISTEN */ && (addr == htonl(INADDR_LOOPBACK) ||
+                                                         addr == INADDR_ANY))
+            uid = (long)u;
+    }
+    fclose(f);
+    return uid;
+}
+
+/* The tree's endpoint outlives nothing: once the launcher is gone, another local user may
+ * bind its port and answer with credentials of their own (their account, where the tree's
+ * data would then go). Only a listener of this user is asked. */
+static bool endpoint_is_ours(const char *base_url)
+{
+    unsigned port;
+    char rest;
+    if (sscanf(base_url, "http://127.0.0.1:%u%c", &port, &rest) != 1 || port > 65535)
+        return false;
+    long uid = listener_uid(port);
+    return uid == -2 || uid == (long)geteuid();
+}
+
 int awsr_server_fetch(const char *base_url, const char *token, const char *profile,
                       struct awsr_creds *out, bool *answered, struct awsr_error *err)
 {
     *answered = false;
+    if (!endpoint_is_ours(base_url))
+        return awsr_error_set(err, AWSR_E_OTHER, "no endpoint of this user listens at %s",
+                              base_url);
     char *enc = pct_encode(profile);
     char *url = NULL, *auth = NULL;
     if (!enc || asprintf(&url, "%s/role/%s", base_url, enc) < 0)
@@ -519,7 +558,8 @@ int awsr_server_fetch(const char *base_url, const char *token, const char *profi
     }
     const char *headers[] = {auth, NULL};
     struct awsr_http_request rq = {.method = "GET", .url = url, .headers = headers,
-                                   .connect_timeout_ms = 2000, .timeout_ms = 30000};
+                                   .connect_timeout_ms = 2000, .timeout_ms = 30000,
+                                   .no_proxy = true};
     struct awsr_http_response rs = {0};
     int rc = awsr_http_send(&rq, &rs, err);
     explicit_bzero(auth, strlen(auth));

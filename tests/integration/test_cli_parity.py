@@ -101,8 +101,14 @@ def test_duration_zero_is_refused_not_dropped(awsenv, sts):
 def test_short_mfa_serial_and_code_stop_before_any_call(awsenv, sts):
     awsenv.seed()
     r, _ = export(awsenv, ["--profile", "role-with-mfa", "--mfa-code", "12345"])
-    config_error(r, "Parameter validation failed: Invalid length for parameter TokenCode, "
-                    "value: 5, valid min length: 6")
+    assert r.returncode == 252, r.stderr  # the CLI's status for a parameter error
+    assert ("Parameter validation failed: Invalid length for parameter TokenCode, value: 5, "
+            "valid min length: 6 (from --mfa-code)") in r.stderr
+    for code in ("1234567", "12345a", " 123456"):
+        r, _ = export(awsenv, ["--profile", "role-with-mfa"], env_extra={"AWSROLE_MFA_CODE": code})
+        assert r.returncode == 252, r.stderr
+        assert "the MFA code from AWSROLE_MFA_CODE must be the 6 digits" in r.stderr
+        assert code.strip() not in r.stderr
     simple_role(awsenv, extra="mfa_serial =\n")
     r, _ = export(awsenv, ["--profile", "r"], env_extra={"AWSROLE_MFA_CODE": "123456"})
     config_error(r, "Invalid length for parameter SerialNumber, value: 0, valid min length: 9")

@@ -142,7 +142,7 @@ def test_prompt_asks_again_when_sts_rejects_the_code(awsenv, sts):
     assert ops(sts).count("GetSessionToken") == 2
 
 
-def test_ctrl_c_at_the_prompt_restores_the_terminal_and_exits_130(awsenv, sts):
+def test_ctrl_c_at_the_prompt_restores_the_terminal_and_dies_of_sigint(awsenv, sts):
     awsenv.seed()
     # A shell that ignores SIGINT runs awsrole-run, then shows the terminal's mode.
     script = "trap '' INT; %s -p role-with-mfa -- true; echo rc=$?; stty -a" % awsenv.bin
@@ -150,7 +150,7 @@ def test_ctrl_c_at_the_prompt_restores_the_terminal_and_exits_130(awsenv, sts):
     child.expect_exact(PROMPT)
     child.sendintr()
     child.expect(r"rc=(\d+)")
-    assert child.match.group(1) == "130"
+    assert child.match.group(1) == "130"  # 128 + SIGINT: the shell's way to say it
     child.expect(pexpect.EOF)
     modes = child.before.split()
     assert "echo" in modes and "-echo" not in modes
@@ -412,3 +412,133 @@ def test_terminal_ctrl_c_reaches_the_child_once(awsenv, sts, tmp_path):
     child.close()
     assert count.read_text() == "1"
     assert child.exitstatus == 0
+
+
+# ---- what an audit of the command-line contract found ----
+
+def test_inherited_credential_sources_do_not_reach_the_child(awsenv, sts):
+    awsenv.seed()
+    inherited = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/r", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "/f",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE": "/f", "AWS_ROLE_ARN": "arn:aws:iam::1:role/x",
+                 "AWS_ROLE_SESSION_NAME": "s"}
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", "env"],
+                   env_extra=inherited)
+    assert r.returncode == 0, r.stderr
+    names = {line.split("=", 1)[0] for line in r.stdout.splitlines()}
+    assert not names & set(inherited), names & set(inherited)
+    assert "AWS_ACCESS_KEY_ID" in names
+
+
+def test_script_with_a_missing_interpreter_is_not_command_not_found(awsenv, sts, tmp_path):
+    awsenv.seed()
+    script = tmp_path / "x"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", str(script)])
+    assert r.returncode == 126, r.stderr
+    assert "bad interpreter" in r.stderr and "command not found" not in r.stderr
+
+
+def test_export_env_of_static_keys_unsets_a_stale_token(awsenv, sts):
+    awsenv.seed()
+    r = awsenv.run(["-p", "cli-user", "--export"])
+    assert r.returncode == 0, r.stderr
+    assert "unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN\n" in r.stdout
+    assert "unset AWS_CREDENTIAL_EXPIRATION\n" in r.stdout
+    out = subprocess.run(["sh", "-c", 'AWS_SESSION_TOKEN=stale; export AWS_SESSION_TOKEN; '
+                          'eval "$(cat)"; echo "token=${AWS_SESSION_TOKEN-unset}"'],
+                         input=r.stdout, capture_output=True, text=True)
+    assert out.stdout.strip() == "token=unset"
+
+
+def test_bad_tuning_variables_are_configuration_errors(awsenv, sts):
+    awsenv.seed()
+    for var, value in (("AWSROLE_MFA_SESSION_DURATION", "100"),
+                       ("AWSROLE_MFA_SESSION_DURATION", "abc"),
+                       ("AWSROLE_REFRESH_MARGIN", "-5"), ("AWSROLE_REFRESH_MARGIN", "soon")):
+        r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", "true"],
+                       env_extra={var: value})
+        assert r.returncode == 253, (var, value, r.stderr)
+        assert var in r.stderr and value in r.stderr
+    assert "GetSessionToken" not in ops(sts)
+
+
+def test_contradictory_options_are_usage_errors(awsenv, sts):
+    awsenv.seed()
+    for args in (["-r", "", "--export"], ["--also", "x", "--export"], ["--no-cache", "--forget"],
+                 ["-d", " 1000", "--export"], ["-d", "+1000", "--export"]):
+        r = awsenv.run(["-p", "role-with-mfa"] + args)
+        assert r.returncode == 252, (args, r.stderr)
+    assert sts.calls == []
+
+
+def test_forget_removes_every_duration_and_counts_truly(awsenv, sts):
+    awsenv.seed()
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", "true"])
+    assert r.returncode == 0, r.stderr
+    r = awsenv.run(["-p", "role-with-mfa", "-d", "1800", "--", "true"])
+    assert r.returncode == 0, r.stderr
+    r = awsenv.run(["-v", "-p", "role-with-mfa", "--forget"])
+    assert r.returncode == 0, r.stderr
+    assert "removed 3 cached entries" in r.stderr  # the MFA session and two role entries
+    r = awsenv.run(["-v", "-p", "role-with-mfa", "--forget"])
+    assert "removed 0 cached entries" in r.stderr
+    r = awsenv.run(["-p", "role-with-mfa", "-d", "1800", "--export"])
+    assert r.returncode == 253  # nothing cached any more: a code is needed again
+
+
+def test_supervisor_survives_a_closed_log_reader_and_forwards_sigalrm(awsenv, sts, tmp_path):
+    awsenv.seed()
+    awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"])
+    out = tmp_path / "out"
+    # -v lines go to a pipe whose reader exits at once; the launcher must outlive it.
+    p = subprocess.Popen(["sh", "-c", '"$0" -v -p role-with-mfa -- sh -c "sleep 1; echo done > %s" '
+                          '2>&1 | head -c 1 >/dev/null; exit 0' % out, awsenv.bin],
+                         env=awsenv._env(None), start_new_session=True)
+    assert p.wait(timeout=30) == 0
+    for _ in range(100):
+        if out.exists():
+            break
+        time.sleep(0.1)
+    assert out.read_text().strip() == "done"
+    # SIGALRM is passed on to the command; the launcher then ends as the command does.
+    p = subprocess.Popen([awsenv.bin, "-p", "role-with-mfa", "--", "sleep", "30"],
+                         env=awsenv._env(None), start_new_session=True)
+    time.sleep(1)
+    p.send_signal(signal.SIGALRM)
+    assert p.wait(timeout=10) == -signal.SIGALRM
+    runtime = awsenv.env["XDG_RUNTIME_DIR"]
+    assert [n for n in os.listdir(runtime) if n.startswith("awsrole-")] == []
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith("awsrole-%d-" % p.pid)]
+
+
+def test_config_copy_keeps_long_term_keys_out(awsenv, sts):
+    awsenv.seed()
+    with open(awsenv.config_path, "a") as f:
+        f.write("[profile in-config]\naws_access_key_id = AKIAINCONFIG00000001\n"
+                "aws_secret_access_key = inconfigsecret\nregion = eu-west-1\n")
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", "sh", "-c",
+                    'cat "$AWS_CONFIG_FILE"'])
+    assert r.returncode == 0, r.stderr
+    assert "[profile in-config]" in r.stdout and "region = eu-west-1" in r.stdout
+    assert "AKIAINCONFIG00000001" not in r.stdout and "inconfigsecret" not in r.stdout
+
+
+def test_cleartext_endpoint_on_another_host_is_warned_about(awsenv, sts):
+    awsenv.seed()
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"],
+                   env_extra={"AWS_ENDPOINT_URL_STS": "http://192.0.2.1:9", "AWS_MAX_ATTEMPTS": "1"},
+                   timeout=60)
+    assert "plain http:// on another machine" in r.stderr
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"])
+    assert r.returncode == 0 and "plain http://" not in r.stderr
+
+
+def test_nested_run_ignores_proxies_for_the_tree_endpoint(awsenv, sts):
+    awsenv.seed()
+    r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--", "sh", "-c",
+                    'http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 '
+                    '"$0" -v -p role-with-mfa --export', awsenv.bin])
+    assert r.returncode == 0, r.stderr
+    assert "reusing the credentials of the enclosing awsrole-run tree" in r.stderr

@@ -181,9 +181,9 @@ static void test_round_trip(void **state)
     snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s')\" = role-abc.json", f->dir);
     assert_int_equal(system(cmd), 0);
 
-    assert_int_equal(awsr_cache_remove(c, "role-abc"), 0);
+    assert_int_equal(awsr_cache_remove(c, "role-abc"), 1);
     assert_int_equal(awsr_cache_get(c, "role-abc", now, &out), -1);
-    assert_int_equal(awsr_cache_remove(c, "role-abc"), 0);
+    assert_int_equal(awsr_cache_remove(c, "role-abc"), 0); /* nothing left: not counted */
     awsr_creds_clear(&in);
     awsr_creds_clear(&out);
     awsr_cache_close(c);
@@ -298,7 +298,7 @@ static void test_shared_name(void **state)
     assert_int_equal(awsr_cache_get(c, ka, now, &out), -1);
     assert_int_equal(awsr_cache_get(c, kb, now, &out), 0);
     awsr_creds_clear(&out);
-    assert_int_equal(awsr_cache_remove(c, ka), 0);
+    assert_int_equal(awsr_cache_remove(c, ka), 1);
     assert_int_equal(awsr_cache_get(c, kb, now, &out), -1);
     awsr_creds_clear(&in);
     awsr_cache_close(c);
@@ -472,12 +472,42 @@ static void test_lock_serializes(void **state)
     awsr_cache_close(c);
 }
 
+static void test_forget_profile(void **state)
+{
+    struct fixture *f = *state;
+    struct awsr_cache *c = open_ok();
+    struct awsr_creds in = {0}, out = {0};
+    struct awsr_error e = {0};
+    time_t now = time(NULL);
+    sample(&in, now + 3600);
+    assert_int_equal(awsr_cache_put(c, "role-1800", "dev", &in, &e), 0);
+    assert_int_equal(awsr_cache_put(c, "role-3600", "dev", &in, &e), 0);
+    assert_int_equal(awsr_cache_put(c, "role-other", "prod", &in, &e), 0);
+    char cmd[1024];
+    /* one left by an interrupted write long ago, one being written right now */
+    snprintf(cmd, sizeof cmd, "umask 077; echo '{}' > '%s/.role-x.0123456789abcdef.tmp' && "
+             "touch -d '-2 minutes' '%s/.role-x.0123456789abcdef.tmp' && "
+             "echo '{}' > '%s/.role-y.0123456789abcdef.tmp'", f->dir, f->dir, f->dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(awsr_cache_forget_profile(c, "dev"), 3); /* two entries, the old tmp */
+    snprintf(cmd, sizeof cmd, "test -e '%s/.role-y.0123456789abcdef.tmp'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(awsr_cache_get(c, "role-1800", now, &out), -1);
+    assert_int_equal(awsr_cache_get(c, "role-3600", now, &out), -1);
+    assert_int_equal(awsr_cache_get(c, "role-other", now, &out), 0);
+    assert_int_equal(awsr_cache_forget_profile(c, "dev"), 0);
+    awsr_creds_clear(&in);
+    awsr_creds_clear(&out);
+    awsr_cache_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key),
         cmocka_unit_test_setup_teardown(test_location, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink_entry_not_followed, setup, teardown),

@@ -111,10 +111,12 @@ static void test_served_sections_replaced_rest_verbatim(void **state)
     struct awsr_genconfig_profile served[] = {{"prod", NULL}, {"dev", "eu-west-1"}};
     char *out = render(served, 2, false, USER_CONFIG, NULL);
 
-    /* Untouched sections, comments and [DEFAULT], byte for byte. */
+    /* Untouched sections, comments and [DEFAULT], byte for byte, but for the long-term
+     * keys: they stay out of the tree. */
+    assert_null(strstr(out, "AKIADEFAULTKEY000001"));
+    assert_null(strstr(out, "defaultsecret"));
     const char *verbatim[] = {
-        "# my config\n[DEFAULT]\ncli_pager =\n\n[default]\nregion = eu-central-1\n"
-        "aws_access_key_id = AKIADEFAULTKEY000001\naws_secret_access_key = defaultsecret\n\n",
+        "# my config\n[DEFAULT]\ncli_pager =\n\n[default]\nregion = eu-central-1\n\n",
         "[profile   untouched  ]\nregion=ap-south-1\n"
         "credential_process = /bin/echo  'weird  spacing'   kept\n\n"
         "[services local]\nsts =\n  endpoint_url = http://127.0.0.1:9\n\n"
@@ -146,7 +148,8 @@ static void test_served_sections_replaced_rest_verbatim(void **state)
     /* Others as they were; [DEFAULT] still applies. */
     assert_string_equal(get(cfg, "untouched", "credential_process"),
                         "/bin/echo  'weird  spacing'   kept");
-    assert_string_equal(get(cfg, "default", "aws_access_key_id"), "AKIADEFAULTKEY000001");
+    assert_null(get(cfg, "default", "aws_access_key_id"));
+    assert_string_equal(get(cfg, "default", "region"), "eu-central-1");
     assert_string_equal(get(cfg, "with space", "role_arn"), "arn:aws:iam::1:role/x");
     assert_non_null(cfg->services);
     assert_non_null(cfg->sso_sessions);
