@@ -14,7 +14,9 @@
 #include "strbuf.h"
 #include "sts_params.h"
 
-#define MSG_NO_CREDS "Unable to locate credentials"
+/* The CLI's own wording, hint included (NoCredentialsError as aws prints it). */
+#define MSG_NO_CREDS                                                                           \
+    "Unable to locate credentials. You can configure credentials by running \"aws configure\"."
 #define MSG_WEB_NO_ARN                                                                         \
     "The provided profile or the current environment is configured to assume role with web " \
     "identity but has no role ARN configured. Ensure that the profile has the role_arn"      \

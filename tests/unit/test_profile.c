@@ -13,6 +13,9 @@
 
 #include "profile.h"
 
+#define MSG_NO_CREDS                                                                           \
+    "Unable to locate credentials. You can configure credentials by running \"aws configure\"."
+
 static const char *const env_vars[] = {
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
@@ -113,8 +116,8 @@ static void test_explicit_profile_missing(void **state)
 static void test_default_absent(void **state)
 {
     (void)state;
-    plan_err(NULL, NULL, NULL, "Unable to locate credentials");
-    plan_err("[profile a]\nregion=x\n", NULL, NULL, "Unable to locate credentials");
+    plan_err(NULL, NULL, NULL, MSG_NO_CREDS);
+    plan_err("[profile a]\nregion=x\n", NULL, NULL, MSG_NO_CREDS);
     setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token", 1);
     setenv("AWS_ROLE_ARN", "arn:aws:iam::1:role/web", 1);
     setenv("AWS_ROLE_SESSION_NAME", "sess", 1);
@@ -180,7 +183,7 @@ static void test_partial_static(void **state)
              "aws_secret_access_key");
     /* A secret alone is not a credential (aws_access_key_id triggers the providers). */
     plan_err("[profile a]\naws_secret_access_key = SK\n", NULL, "a",
-             "Unable to locate credentials");
+             MSG_NO_CREDS);
 }
 
 static void test_sub_chain_order(void **state)
