@@ -56,7 +56,8 @@ static char *cache_path(void)
     return p;
 }
 
-/* mkdir -p of the parents of `path` with default permissions. */
+/* mkdir -p of the parents of `path`: 0700 for what it creates, as the XDG base directory
+ * spec asks (a umask of 000 must not make a world-writable ~/.cache). */
 static int make_parents(const char *path)
 {
     char *tmp = strdup(path);
@@ -64,7 +65,7 @@ static int make_parents(const char *path)
         return -1;
     for (char *s = tmp + 1; (s = strchr(s, '/')) != NULL; s++) {
         *s = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
             int e = errno;
             free(tmp);
             errno = e;

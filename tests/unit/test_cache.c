@@ -118,11 +118,20 @@ static void test_location(void **state)
     snprintf(home, sizeof home, "%s/home", f->root);
     setenv("HOME", home, 1);
     setenv("XDG_CACHE_HOME", "", 1);
+    mode_t old_umask = umask(0); /* parents it creates are 0700 whatever the umask */
     c = open_ok();
+    umask(old_umask);
     char want[200];
     snprintf(want, sizeof want, "%s/.cache/awsrole", home);
     assert_string_equal(awsr_cache_dir(c), want);
     awsr_cache_close(c);
+    struct stat pst;
+    assert_int_equal(stat(home, &pst), 0);
+    assert_int_equal(pst.st_mode & 07777, 0700);
+    char parent[200];
+    snprintf(parent, sizeof parent, "%s/.cache", home);
+    assert_int_equal(stat(parent, &pst), 0);
+    assert_int_equal(pst.st_mode & 07777, 0700);
     setenv("XDG_CACHE_HOME", "relative/dir", 1);
     c = open_ok();
     assert_string_equal(awsr_cache_dir(c), want);
