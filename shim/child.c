@@ -297,6 +297,18 @@ static void on_sigpipe(int sig)
     (void)sig;
 }
 
+void awsr_child_survive_closed_readers(void)
+{
+    /* A reader of -v lines that went away (awsrole-run -v ... 2>&1 | head) must not end the
+     * launcher, from its first log line on: writes then fail with EPIPE instead. A handler,
+     * not SIG_IGN, so that the command and later children start with the default again
+     * (exec resets handlers). */
+    struct sigaction sp = {0};
+    sp.sa_handler = on_sigpipe;
+    sigemptyset(&sp.sa_mask);
+    sigaction(SIGPIPE, &sp, NULL);
+}
+
 static void on_chld(int sig)
 {
     (void)sig;
@@ -318,13 +330,7 @@ int awsr_child_supervise(pid_t pid, const struct awsr_supervisor *sup)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
         sigaction(forwarded[i], &sa, NULL);
-    /* A reader of -v lines that went away (awsrole-run -v ... 2>&1 | head) must not end the
-     * supervisor: writes then fail with EPIPE instead. A handler, not SIG_IGN, so that the
-     * command and later children start with the default again (exec resets handlers). */
-    struct sigaction sp = {0};
-    sp.sa_handler = on_sigpipe;
-    sigemptyset(&sp.sa_mask);
-    sigaction(SIGPIPE, &sp, NULL);
+    awsr_child_survive_closed_readers();
     struct sigaction sc = {0};
     sc.sa_handler = on_chld;
     sc.sa_flags = SA_RESTART | SA_NOCLDSTOP;

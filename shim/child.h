@@ -60,6 +60,9 @@ struct awsr_supervisor {
  * returns its wait status. */
 int awsr_child_supervise(pid_t pid, const struct awsr_supervisor *sup);
 
+/* SIGPIPE becomes EPIPE for the launcher (not for what it starts): called first thing. */
+void awsr_child_survive_closed_readers(void);
+
 /* Ends awsrole-run the way the child ended: exit with its status, or die of its signal
  * (no core dump), or 128+N where that is not possible. Does not return. */
 void awsr_child_propagate(int wstatus) __attribute__((noreturn));

@@ -697,6 +697,7 @@ int main(int argc, char **argv)
      * processes of the same user may not ptrace it or read its memory. Children get the
      * default back at execve. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    awsr_child_survive_closed_readers();
     awsr_secmem_use_for_jansson();
     int rc = parse_options(argc, argv, &o);
     if (rc)
