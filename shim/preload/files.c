@@ -1,18 +1,34 @@
-/* files.c - redirects reads of the AWS credentials file to the tree's synthesized file.
+/* files.c - serves the tree's synthesized credentials file in place of the user's AWS
+ * credentials file, and keeps the user's file out of reach of the tree.
  *
  * The launcher keeps a real file (0600, private 0700 directory, replaced atomically), so
  * redirecting the *path* (fakechroot style) makes open/fstat/statx/mmap/read agree with no
- * fake bytes. Redirected: read-only opens, stats, and F_OK/R_OK access checks. Opens for
- * writing and W_OK/X_OK checks reach the real file untouched.
+ * fake bytes. The credentials file is ~/.aws/credentials and $AWS_SHARED_CREDENTIALS_FILE
+ * (with $VAR, ${VAR} and ~ expanded as the launcher and botocore do), and what either is a
+ * symlink to (resolved once, when the path cache is built). For a process in a tree:
+ *  - read-only opens, stats and F_OK/R_OK/X_OK access checks get the synthesized file;
+ *    once it is gone (the launcher ended, the process outlived it) they fail with ENOENT,
+ *    never falling through to the real file and its long-term keys;
+ *  - every change through the path fails with EROFS and changes nothing: opens for
+ *    writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, "w"/"a"/"r+"), creat, rename*
+ *    to or from it, link* to or from it, symlink* creating it, unlink*, remove, truncate,
+ *    W_OK access checks. A program would otherwise write the temporary credentials it read
+ *    back over the user's long-term keys (`aws configure set`, `sed -i`, editors). The
+ *    first refusal says why on stderr, once per process (stdout is never written). A path
+ *    that exists and is not a regular file (AWS_SHARED_CREDENTIALS_FILE=/dev/null) is
+ *    left alone by both rules.
+ * "In a tree" means AWSROLE_SEGMENT is set or the process was served the file once; a
+ * process without either (or setuid: the shim does nothing there) passes through.
  *
- * Fast path (every unrelated open/stat): one strrchr + strlen and a compare against the
- * basenames of the two targets; no syscall, no lock, errno untouched. Only a path whose
- * last component matches goes on to pathmatch.c (string compare, then at most two
+ * Fast path (every unrelated call): one strlen and a compare of the last component
+ * against the targets' last components; no syscall, no lock, errno untouched. Only a path
+ * whose last component matches goes on to pathmatch.c (string compare, then at most two
  * directory stats made with raw syscalls, so never through these wrappers).
  *
  * Rules from the preload lessons: real functions resolved lazily with dlsym(RTLD_NEXT)
  * into atomic pointers (NULL -> ENOSYS, never ourselves), usable before any constructor,
- * no malloc or stdio, errno preserved, open's mode read only with O_CREAT/O_TMPFILE. */
+ * no malloc or stdio, errno preserved (set only when a call is refused), open's mode read
+ * only with O_CREAT/O_TMPFILE. */
 #undef _FORTIFY_SOURCE      /* the wrappers define open & co.: no inline fortify versions */
 
 #include <dlfcn.h>
@@ -27,8 +43,10 @@
 #include <unistd.h>
 
 #include "pathmatch.h"
+#include "segment_layout.h"
 #include "shim.h"
 #include "str.h"
+#include "sys.h"
 
 #define SHARED_FILE_ENV "AWS_SHARED_CREDENTIALS_FILE"
 
@@ -41,6 +59,8 @@ enum real_id {
     R_STAT, R_STAT64, R_LSTAT, R_LSTAT64, R_FSTATAT, R_FSTATAT64, R_STATX,
     R_XSTAT, R_XSTAT64, R_LXSTAT, R_LXSTAT64, R_FXSTATAT, R_FXSTATAT64,
     R_ACCESS, R_FACCESSAT, R_EUIDACCESS, R_EACCESS,
+    R_CREAT, R_CREAT64, R_RENAME, R_RENAMEAT, R_RENAMEAT2, R_LINK, R_LINKAT,
+    R_SYMLINK, R_SYMLINKAT, R_UNLINK, R_UNLINKAT, R_REMOVE, R_TRUNCATE, R_TRUNCATE64,
     R_COUNT
 };
 
@@ -51,6 +71,8 @@ static const char *const real_names[R_COUNT] = {
     "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64", "statx",
     "__xstat", "__xstat64", "__lxstat", "__lxstat64", "__fxstatat", "__fxstatat64",
     "access", "faccessat", "euidaccess", "eaccess",
+    "creat", "creat64", "rename", "renameat", "renameat2", "link", "linkat",
+    "symlink", "symlinkat", "unlink", "unlinkat", "remove", "truncate", "truncate64",
 };
 
 static _Atomic(void *) real_fns[R_COUNT];
@@ -102,8 +124,11 @@ struct target_cache {
     const char *env_entry;             /* its "NAME=value" string, or NULL when absent */
     size_t env_slot;                   /* its index; when absent, the number of entries */
     const char *env_last;              /* when absent: the last entry (NULL if none) */
-    const char *shared_base;           /* last component of the shared-file target */
-    size_t shared_base_len;
+    size_t nbases;                     /* the targets' last components but "credentials" */
+    struct {
+        const char *s;
+        size_t n;
+    } bases[AWSR_PM_MAX_TARGETS];
     /* The small fields first and the strings packed behind them: with the usual short
      * paths the whole cache is one resident page, not five. */
     struct awsr_pm_set set;            /* its arena also keeps home and shared */
@@ -115,35 +140,73 @@ static struct target_cache cache __attribute__((section(".bss.zz_awsr_cache")));
 
 enum { EMPTY, BUILDING, READY };
 
-#if defined(__x86_64__)
-/* Inline, so the shim binds no libc syscall() (one lookup less in every process). */
-static int raw_newfstatat(int dirfd, const char *path, struct stat *st)
+/* Raw syscall: no wrapper, no symbol-version dependency (stat@GLIBC_2.33). */
+static bool raw_stat(int dirfd, const char *path, struct stat *st)
 {
-    long ret;
-    register long r10 __asm__("r10") = 0;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"((long)SYS_newfstatat), "D"((long)dirfd), "S"(path), "d"(st), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret == 0 ? 0 : -1;
+    return sys6(SYS_newfstatat, dirfd, (long)path, (long)st, 0, 0, 0) == 0;
 }
-#else
-static int raw_newfstatat(int dirfd, const char *path, struct stat *st)
-{
-    return (int)syscall(SYS_newfstatat, dirfd, path, st, 0);
-}
-#endif
 
 static bool dir_identity(void *ctx, int dirfd, const char *path, struct awsr_pm_id *out)
 {
     (void)ctx;
     struct stat st;
-    /* Raw syscall: no wrapper, no symbol-version dependency (stat@GLIBC_2.33). */
-    if (raw_newfstatat(dirfd, path, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (!raw_stat(dirfd, path, &st) || !S_ISDIR(st.st_mode))
         return false;
     out->dev = st.st_dev;
     out->ino = st.st_ino;
     return true;
+}
+
+/* awsr_pm_getenv_fn over environ: the variables AWS_SHARED_CREDENTIALS_FILE refers to.
+ * A name too long for the buffer counts as unset (kept as written). */
+static const char *lookup_var(void *ctx, const char *name, size_t len)
+{
+    (void)ctx;
+    char buf[256];
+    if (len >= sizeof buf)
+        return NULL;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    return awsr_shim_raw_getenv(buf);
+}
+
+/* "/proc/self/fd/<fd>" into buf (32 bytes). */
+static void proc_fd_path(char *buf, long fd)
+{
+    static const char dir[] = "/proc/self/fd/";
+    char digits[20];
+    size_t n = 0, o = sizeof dir - 1;
+    memcpy(buf, dir, o);
+    do
+        digits[n++] = (char)('0' + fd % 10);
+    while ((fd /= 10) > 0);
+    while (n > 0)
+        buf[o++] = digits[--n];
+    buf[o] = '\0';
+}
+
+/* awsr_pm_link_fn: the kernel's name for an O_PATH descriptor of a symlinked credentials
+ * file, so chains and relative links need no walking here. Costs one readlinkat when the
+ * file is not a symlink. A target that is not a regular file is not one to serve. */
+static size_t link_target(void *ctx, const char *path, char *out, size_t cap)
+{
+    (void)ctx;
+    if (cap < 2 || sys6(SYS_readlinkat, AT_FDCWD, (long)path, (long)out, (long)cap, 0, 0) < 0)
+        return (size_t)-1;                    /* not a symlink (EINVAL), or missing */
+    long fd = sys6(SYS_openat, AT_FDCWD, (long)path, O_PATH | O_CLOEXEC, 0, 0, 0);
+    if (fd < 0)
+        return (size_t)-1;                    /* dangling */
+    char proc[32];
+    proc_fd_path(proc, fd);
+    struct stat st;
+    long n = -1;
+    if (sys6(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && S_ISREG(st.st_mode))
+        n = sys6(SYS_readlinkat, AT_FDCWD, (long)proc, (long)out, (long)cap - 1, 0, 0);
+    sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+    if (n <= 0 || n >= (long)cap - 1 || out[0] != '/')
+        return (size_t)-1;                    /* no /proc, or perhaps truncated */
+    out[n] = '\0';
+    return (size_t)n;
 }
 
 static bool same_value(bool set, const char *cached, const char *now)
@@ -191,6 +254,35 @@ static inline bool environ_unchanged(const struct target_cache *c)
     return env[c->env_slot] == NULL && (c->env_slot == 0 || env[c->env_slot - 1] == c->env_last);
 }
 
+/* path (of length len) ends in the component name (n bytes, no '/', n > 0): compared from
+ * the end, so the fast path below scans the path once, for its length. */
+static inline bool last_component_is(const char *path, size_t len, const char *name, size_t n)
+{
+    return n != 0 && len >= n && (len == n || path[len - n - 1] == '/') &&
+           awsr_mem_eq(path + len - n, name, n);
+}
+
+#define DEFAULT_BASE AWSR_PM_DEFAULT_BASENAME, sizeof AWSR_PM_DEFAULT_BASENAME - 1
+
+/* The targets' last components other than "credentials" (which the fast path tests
+ * first), once each: what else the fast path compares. */
+static void note_bases(struct target_cache *c)
+{
+    c->nbases = 0;
+    for (size_t k = 0; k < c->set.n; k++) {
+        const struct awsr_pm_target *t = &c->set.t[k];
+        const char *b = t->path + t->base;
+        size_t n = t->len - t->base, j = 0;
+        while (j < c->nbases && !last_component_is(b, n, c->bases[j].s, c->bases[j].n))
+            j++;
+        if (j == c->nbases && !last_component_is(b, n, DEFAULT_BASE)) {
+            c->bases[j].s = b;
+            c->bases[j].n = n;
+            c->nbases++;
+        }
+    }
+}
+
 /* The ready cache, building it if nobody has; NULL while another thread builds it. */
 static const struct target_cache *ready_cache(void)
 {
@@ -205,7 +297,8 @@ static const struct target_cache *ready_cache(void)
     int saved = errno;
     const char *home = awsr_shim_raw_getenv("HOME");
     const char *shared = awsr_shim_raw_getenv(SHARED_FILE_ENV);
-    awsr_pm_build(&cache.set, home, shared);
+    awsr_pm_build(&cache.set, home, shared, lookup_var, NULL);
+    awsr_pm_add_links(&cache.set, link_target, NULL);
     /* The values kept must be the ones the set was built from: the same strings (setenv
      * replaces environ's pointers, never the strings). A value too long to keep counts as
      * changed at every call (slow path, still right). */
@@ -215,28 +308,10 @@ static const struct target_cache *ready_cache(void)
     cache.shared_set = shared != NULL;
     note_environ(&cache);
     awsr_pm_cache_ids(&cache.set, dir_identity, NULL);
-    cache.shared_base = "";
-    cache.shared_base_len = 0;
-    for (size_t k = 0; k < cache.set.n; k++) {
-        const struct awsr_pm_target *t = &cache.set.t[k];
-        size_t blen = t->len - t->base;
-        if (blen != sizeof AWSR_PM_DEFAULT_BASENAME - 1 ||
-            !awsr_mem_eq(t->path + t->base, AWSR_PM_DEFAULT_BASENAME, blen)) {
-            cache.shared_base = t->path + t->base;
-            cache.shared_base_len = blen;
-        }
-    }
+    note_bases(&cache);
     errno = saved;
     atomic_store_explicit(&cache.state, READY, memory_order_release);
     return &cache;
-}
-
-/* path (of length len) ends in the component name (n bytes, no '/', n > 0): compared from
- * the end, so the fast path below scans the path once, for its length. */
-static inline bool last_component_is(const char *path, size_t len, const char *name, size_t n)
-{
-    return n != 0 && len >= n && (len == n || path[len - n - 1] == '/') &&
-           awsr_mem_eq(path + len - n, name, n);
 }
 
 /* The cheap test every wrapped call makes: could `path` be a credentials file at all? */
@@ -248,14 +323,15 @@ static inline bool may_be_credentials(const char *path)
     if (path == NULL)
         return false;
     size_t len = awsr_strlen(path);
-    if (last_component_is(path, len, AWSR_PM_DEFAULT_BASENAME,
-                          sizeof AWSR_PM_DEFAULT_BASENAME - 1))
+    if (last_component_is(path, len, DEFAULT_BASE))
         return true;
     const struct target_cache *c = ready_cache();
     if (c == NULL)
         return len > 0 && path[len - 1] != '/'; /* cache under construction: slow path */
-    if (last_component_is(path, len, c->shared_base, c->shared_base_len))
-        return true;
+    for (size_t k = 0; k < c->nbases; k++) {
+        if (last_component_is(path, len, c->bases[k].s, c->bases[k].n))
+            return true;
+    }
     /* The program may have pointed AWS_SHARED_CREDENTIALS_FILE elsewhere since the cache
      * was built: then any name may be the file, and the slow path decides with the current
      * value. A few loads tell that environ is as it was; after some other change, one scan
@@ -272,49 +348,126 @@ __attribute__((noinline)) static bool match_fresh(int dirfd, const char *path, c
                                                   const char *shared)
 {
     struct awsr_pm_set fresh;
-    awsr_pm_build(&fresh, home, shared);
+    awsr_pm_build(&fresh, home, shared, lookup_var, NULL);
     return awsr_pm_match(&fresh, dirfd, path, dir_identity, NULL);
 }
 
-/* The slow path: the synthesized file's path when (dirfd, path) names the credentials
- * file and this process is served, else NULL. errno is left as it was. */
-static const char *synthesized_for(int dirfd, const char *path)
+/* Does (dirfd, path) name the credentials file? Decided with the cached targets, or with
+ * targets built now when HOME or AWS_SHARED_CREDENTIALS_FILE changed since. */
+static bool names_credentials(int dirfd, const char *path)
 {
-    int saved = errno;
-    const char *result = NULL;
-
-    if (awsr_shim_disabled())
-        goto out;
     const char *home = awsr_shim_raw_getenv("HOME");
     const char *shared = awsr_shim_raw_getenv(SHARED_FILE_ENV);
     const struct target_cache *c = ready_cache();
-    bool matched;
     if (c != NULL && same_value(c->home_set, c->home, home) &&
-        same_value(c->shared_set, c->shared, shared)) {
-        matched = awsr_pm_match(&c->set, dirfd, path, dir_identity, NULL);
-    } else {
-        matched = match_fresh(dirfd, path, home, shared);
+        same_value(c->shared_set, c->shared, shared))
+        return awsr_pm_match(&c->set, dirfd, path, dir_identity, NULL);
+    return match_fresh(dirfd, path, home, shared);
+}
+
+/* Set once this process was served the file: it stays in the tree, whatever its
+ * environment becomes. */
+static _Atomic int tree_member;
+
+/* In a tree: AWSROLE_SEGMENT is set (even when its segment is gone: a background job
+ * started after the launcher ended), or the file was served once. */
+static bool in_tree(void)
+{
+    if (atomic_load_explicit(&tree_member, memory_order_relaxed))
+        return true;
+    const char *seg = awsr_shim_raw_getenv(AWSR_SEG_ENV);
+    return seg != NULL && seg[0] != '\0';
+}
+
+/* True when (dirfd, path) names the credentials file of a process in a tree; *synth is
+ * then the synthesized file, or NULL when there is none any more. */
+static bool tree_credentials(int dirfd, const char *path, const char **synth)
+{
+    if (awsr_shim_disabled() || !names_credentials(dirfd, path))
+        return false;
+    *synth = awsr_shim_credentials_file();
+    if (*synth != NULL) {
+        atomic_store_explicit(&tree_member, 1, memory_order_relaxed);
+        return true;
     }
-    if (matched)
-        result = awsr_shim_credentials_file();
-out:
+    return in_tree();
+}
+
+/* Something that exists and is not a regular file (a device such as /dev/null named by
+ * AWS_SHARED_CREDENTIALS_FILE, a directory) is no credentials file to protect. */
+static bool regular_or_missing(int dirfd, const char *path)
+{
+    struct stat st;
+    return !raw_stat(dirfd, path, &st) || S_ISREG(st.st_mode);
+}
+
+/* Says once per process why a change failed: EROFS alone puzzles a user whose disk is
+ * writable. Raw write to stderr (never stdout); nothing if it is closed. */
+static void say_read_only(void)
+{
+    static _Atomic int said;
+    static const char msg[] =
+        "awsrole-run: the AWS credentials file is read-only inside an awsrole-run tree "
+        "(it shows the tree's temporary credentials); change it outside the tree\n";
+    if (!atomic_exchange_explicit(&said, 1, memory_order_relaxed))
+        sys6(SYS_write, 2, (long)msg, sizeof msg - 1, 0, 0, 0);
+}
+
+/* What a wrapped call does with the file at its path. */
+enum use { READS, WRITES };
+
+/* Returned instead of a path when the real call must not be made (errno is set). */
+static const char refused[1];
+#define REFUSED refused
+
+/* Fails a change with EROFS (saying why, once) or a read with ENOENT. */
+static const char *refuse(enum use use)
+{
+    if (use == WRITES)
+        say_read_only();
+    errno = use == WRITES ? EROFS : ENOENT;
+    return REFUSED;
+}
+
+/* The slow path, for paths whose last component is a target's. errno is left as it was
+ * unless the call is refused. */
+__attribute__((noinline)) static const char *route_slow(int dirfd, const char *path,
+                                                         enum use use)
+{
+    int saved = errno;
+    const char *synth = NULL, *result = path;
+    if (tree_credentials(dirfd, path, &synth)) {
+        if (use == READS && synth != NULL)
+            result = synth; /* absolute: the kernel ignores the caller's dirfd */
+        else if (regular_or_missing(dirfd, path))
+            return refuse(use);
+    }
     errno = saved;
     return result;
 }
 
-/* Path to hand to the real call for a redirectable operation. The synthesized path is
- * absolute, so the caller's dirfd is ignored by the kernel when it is used. */
-__attribute__((noinline)) static const char *redirect(int dirfd, const char *path)
+/* The path to hand to the real call: `path`, the synthesized file, or REFUSED. */
+__attribute__((noinline)) static const char *route(int dirfd, const char *path, enum use use)
 {
-    if (!may_be_credentials(path))
-        return path;
-    const char *synth = synthesized_for(dirfd, path);
-    return synth ? synth : path;
+    return may_be_credentials(path) ? route_slow(dirfd, path, use) : path;
+}
+
+/* Declares `p`, the path for the real call, or fails the wrapper (errno set by route). */
+#define ROUTE(p, dirfd, path, use, fail)              \
+    const char *p = route((dirfd), (path), (use));    \
+    if (p == REFUSED)                                 \
+        return fail;
+
+/* For calls that change what a path names: true (errno EROFS) when it must not be made. */
+static inline bool refused_write(int dirfd, const char *path)
+{
+    return route(dirfd, path, WRITES) == REFUSED;
 }
 
 static inline bool open_reads_only(int flags)
 {
-    return (flags & O_ACCMODE) == O_RDONLY && (flags & (O_CREAT | O_TRUNC)) == 0 &&
+    return (flags & O_ACCMODE) == O_RDONLY &&
+           (flags & (O_CREAT | O_TRUNC | O_APPEND)) == 0 &&
            (flags & O_TMPFILE) != O_TMPFILE;
 }
 
@@ -336,13 +489,21 @@ static inline bool fopen_reads_only(const char *mode)
     return true;
 }
 
-static inline bool access_reads_only(int mode)
+static inline enum use open_use(int flags)
 {
-    return (mode & (W_OK | X_OK)) == 0;
+    return open_reads_only(flags) ? READS : WRITES;
 }
 
-#define OPEN_PATH(flags, dirfd, path) \
-    (open_reads_only(flags) ? redirect((dirfd), (path)) : (path))
+static inline enum use fopen_use(const char *mode)
+{
+    return fopen_reads_only(mode) ? READS : WRITES;
+}
+
+/* Existence, readability and X_OK are the served file's; W_OK asks to change it. */
+static inline enum use access_use(int mode)
+{
+    return (mode & W_OK) ? WRITES : READS;
+}
 
 /* ---- open family -------------------------------------------------------------------- */
 
@@ -364,28 +525,32 @@ AWSR_EXPORT int open(const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
     REAL(R_OPEN, open_fn, open, -1);
-    return fn(OPEN_PATH(flags, AT_FDCWD, path), flags, mode);
+    ROUTE(p, AT_FDCWD, path, open_use(flags), -1);
+    return fn(p, flags, mode);
 }
 
 AWSR_EXPORT int open64(const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
     REAL(R_OPEN64, open_fn, open64, -1);
-    return fn(OPEN_PATH(flags, AT_FDCWD, path), flags, mode);
+    ROUTE(p, AT_FDCWD, path, open_use(flags), -1);
+    return fn(p, flags, mode);
 }
 
 AWSR_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
     REAL(R_OPENAT, openat_fn, openat, -1);
-    return fn(dirfd, OPEN_PATH(flags, dirfd, path), flags, mode);
+    ROUTE(p, dirfd, path, open_use(flags), -1);
+    return fn(dirfd, p, flags, mode);
 }
 
 AWSR_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
     MODE_ARG(flags, mode);
     REAL(R_OPENAT64, openat_fn, openat64, -1);
-    return fn(dirfd, OPEN_PATH(flags, dirfd, path), flags, mode);
+    ROUTE(p, dirfd, path, open_use(flags), -1);
+    return fn(dirfd, p, flags, mode);
 }
 
 /* _FORTIFY_SOURCE entry points (open without a mode and non-constant flags). */
@@ -397,25 +562,29 @@ AWSR_EXPORT int __openat64_2(int dirfd, const char *path, int flags);
 AWSR_EXPORT int __open_2(const char *path, int flags)
 {
     REAL(R_OPEN_2, open2_fn, __open_2, -1);
-    return fn(OPEN_PATH(flags, AT_FDCWD, path), flags);
+    ROUTE(p, AT_FDCWD, path, open_use(flags), -1);
+    return fn(p, flags);
 }
 
 AWSR_EXPORT int __open64_2(const char *path, int flags)
 {
     REAL(R_OPEN64_2, open2_fn, __open64_2, -1);
-    return fn(OPEN_PATH(flags, AT_FDCWD, path), flags);
+    ROUTE(p, AT_FDCWD, path, open_use(flags), -1);
+    return fn(p, flags);
 }
 
 AWSR_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
     REAL(R_OPENAT_2, openat2_fn, __openat_2, -1);
-    return fn(dirfd, OPEN_PATH(flags, dirfd, path), flags);
+    ROUTE(p, dirfd, path, open_use(flags), -1);
+    return fn(dirfd, p, flags);
 }
 
 AWSR_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
     REAL(R_OPENAT64_2, openat2_fn, __openat64_2, -1);
-    return fn(dirfd, OPEN_PATH(flags, dirfd, path), flags);
+    ROUTE(p, dirfd, path, open_use(flags), -1);
+    return fn(dirfd, p, flags);
 }
 
 /* ---- stdio opens (glibc's fopen reaches the kernel without the exported open) --------- */
@@ -423,37 +592,37 @@ AWSR_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 typedef FILE *(*fopen_fn)(const char *, const char *);
 typedef FILE *(*freopen_fn)(const char *, const char *, FILE *);
 
-static inline const char *fopen_path(const char *path, const char *mode)
-{
-    return fopen_reads_only(mode) ? redirect(AT_FDCWD, path) : path;
-}
-
 AWSR_EXPORT FILE *fopen(const char *path, const char *mode)
 {
     REAL(R_FOPEN, fopen_fn, fopen, NULL);
-    return fn(fopen_path(path, mode), mode);
+    ROUTE(p, AT_FDCWD, path, fopen_use(mode), NULL);
+    return fn(p, mode);
 }
 
 AWSR_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
     REAL(R_FOPEN64, fopen_fn, fopen64, NULL);
-    return fn(fopen_path(path, mode), mode);
+    ROUTE(p, AT_FDCWD, path, fopen_use(mode), NULL);
+    return fn(p, mode);
 }
 
-/* A NULL path (reopen the same file with another mode) passes through. */
+/* A NULL path (reopen the same file with another mode) passes through: the stream's file
+ * is the synthesized one if it was served. */
 AWSR_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 {
     REAL(R_FREOPEN, freopen_fn, freopen, NULL);
-    return fn(fopen_path(path, mode), mode, stream);
+    ROUTE(p, AT_FDCWD, path, fopen_use(mode), NULL);
+    return fn(p, mode, stream);
 }
 
 AWSR_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
 {
     REAL(R_FREOPEN64, freopen_fn, freopen64, NULL);
-    return fn(fopen_path(path, mode), mode, stream);
+    ROUTE(p, AT_FDCWD, path, fopen_use(mode), NULL);
+    return fn(p, mode, stream);
 }
 
-/* ---- stat family: always redirected (the synthesized file is a regular file) --------- */
+/* ---- stat family: always reads (the synthesized file is a regular file) ------------- */
 
 typedef int (*stat_fn)(const char *, struct stat *);
 typedef int (*stat64_fn)(const char *, struct stat64 *);
@@ -468,39 +637,45 @@ typedef int (*fxstatat64_fn)(int, int, const char *, struct stat64 *, int);
 AWSR_EXPORT int stat(const char *restrict path, struct stat *restrict buf)
 {
     REAL(R_STAT, stat_fn, stat, -1);
-    return fn(redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(p, buf);
 }
 
 AWSR_EXPORT int stat64(const char *restrict path, struct stat64 *restrict buf)
 {
     REAL(R_STAT64, stat64_fn, stat64, -1);
-    return fn(redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(p, buf);
 }
 
 AWSR_EXPORT int lstat(const char *restrict path, struct stat *restrict buf)
 {
     REAL(R_LSTAT, stat_fn, lstat, -1);
-    return fn(redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(p, buf);
 }
 
 AWSR_EXPORT int lstat64(const char *restrict path, struct stat64 *restrict buf)
 {
     REAL(R_LSTAT64, stat64_fn, lstat64, -1);
-    return fn(redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(p, buf);
 }
 
 AWSR_EXPORT int fstatat(int dirfd, const char *restrict path, struct stat *restrict buf,
                         int flags)
 {
     REAL(R_FSTATAT, fstatat_fn, fstatat, -1);
-    return fn(dirfd, redirect(dirfd, path), buf, flags);
+    ROUTE(p, dirfd, path, READS, -1);
+    return fn(dirfd, p, buf, flags);
 }
 
 AWSR_EXPORT int fstatat64(int dirfd, const char *restrict path, struct stat64 *restrict buf,
                           int flags)
 {
     REAL(R_FSTATAT64, fstatat64_fn, fstatat64, -1);
-    return fn(dirfd, redirect(dirfd, path), buf, flags);
+    ROUTE(p, dirfd, path, READS, -1);
+    return fn(dirfd, p, buf, flags);
 }
 
 /* An empty path with AT_EMPTY_PATH (statx of an fd) never matches: its last component is
@@ -509,7 +684,8 @@ AWSR_EXPORT int statx(int dirfd, const char *restrict path, int flags, unsigned 
                       struct statx *restrict buf)
 {
     REAL(R_STATX, statx_fn, statx, -1);
-    return fn(dirfd, redirect(dirfd, path), flags, mask, buf);
+    ROUTE(p, dirfd, path, READS, -1);
+    return fn(dirfd, p, flags, mask, buf);
 }
 
 /* Pre-2.33 binaries call these (glibc still exports them). */
@@ -524,71 +700,138 @@ AWSR_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64
 AWSR_EXPORT int __xstat(int ver, const char *path, struct stat *buf)
 {
     REAL(R_XSTAT, xstat_fn, __xstat, -1);
-    return fn(ver, redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(ver, p, buf);
 }
 
 AWSR_EXPORT int __xstat64(int ver, const char *path, struct stat64 *buf)
 {
     REAL(R_XSTAT64, xstat64_fn, __xstat64, -1);
-    return fn(ver, redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(ver, p, buf);
 }
 
 AWSR_EXPORT int __lxstat(int ver, const char *path, struct stat *buf)
 {
     REAL(R_LXSTAT, xstat_fn, __lxstat, -1);
-    return fn(ver, redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(ver, p, buf);
 }
 
 AWSR_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *buf)
 {
     REAL(R_LXSTAT64, xstat64_fn, __lxstat64, -1);
-    return fn(ver, redirect(AT_FDCWD, path), buf);
+    ROUTE(p, AT_FDCWD, path, READS, -1);
+    return fn(ver, p, buf);
 }
 
 AWSR_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags)
 {
     REAL(R_FXSTATAT, fxstatat_fn, __fxstatat, -1);
-    return fn(ver, dirfd, redirect(dirfd, path), buf, flags);
+    ROUTE(p, dirfd, path, READS, -1);
+    return fn(ver, dirfd, p, buf, flags);
 }
 
 AWSR_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *buf,
                              int flags)
 {
     REAL(R_FXSTATAT64, fxstatat64_fn, __fxstatat64, -1);
-    return fn(ver, dirfd, redirect(dirfd, path), buf, flags);
+    ROUTE(p, dirfd, path, READS, -1);
+    return fn(ver, dirfd, p, buf, flags);
 }
 
-/* ---- access family: existence and readability are the synthesized file's; W_OK/X_OK
- * questions are about the real file, which is where writes go. ------------------------ */
+/* ---- access family: the served file's answers; W_OK is refused (EROFS) -------------- */
 
 typedef int (*access_fn)(const char *, int);
 typedef int (*faccessat_fn)(int, const char *, int, int);
 
-static inline const char *access_path(int dirfd, const char *path, int mode)
-{
-    return access_reads_only(mode) ? redirect(dirfd, path) : path;
-}
-
 AWSR_EXPORT int access(const char *path, int mode)
 {
     REAL(R_ACCESS, access_fn, access, -1);
-    return fn(access_path(AT_FDCWD, path, mode), mode);
+    ROUTE(p, AT_FDCWD, path, access_use(mode), -1);
+    return fn(p, mode);
 }
 
 AWSR_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 {
     REAL(R_FACCESSAT, faccessat_fn, faccessat, -1);
-    return fn(dirfd, access_path(dirfd, path, mode), mode, flags);
+    ROUTE(p, dirfd, path, access_use(mode), -1);
+    return fn(dirfd, p, mode, flags);
 }
 
 AWSR_EXPORT int euidaccess(const char *path, int mode)
 {
     REAL(R_EUIDACCESS, access_fn, euidaccess, -1);
-    return fn(access_path(AT_FDCWD, path, mode), mode);
+    ROUTE(p, AT_FDCWD, path, access_use(mode), -1);
+    return fn(p, mode);
 }
 
 AWSR_EXPORT int eaccess(const char *path, int mode)
 {
     REAL(R_EACCESS, access_fn, eaccess, -1);
-    return fn(access_path(AT_FDCWD, path, mode), mode);
+    ROUTE(p, AT_FDCWD, path, access_use(mode), -1);
+    return fn(p, mode);
 }
+
+/* ---- calls that change what a path names: refused (EROFS) on the credentials file ----
+ * glibc's creat, remove, rename and the rest make their system calls directly, not through
+ * the exported open or unlink, so each is wrapped. A rename or hard link *from* the file
+ * is refused too: it would give the real file (the long-term keys) an unprotected name. */
+
+typedef int (*creat_fn)(const char *, mode_t);
+typedef int (*path2_fn)(const char *, const char *);
+typedef int (*renameat_fn)(int, const char *, int, const char *);
+typedef int (*renameat2_fn)(int, const char *, int, const char *, unsigned int);
+typedef int (*linkat_fn)(int, const char *, int, const char *, int);
+typedef int (*symlinkat_fn)(const char *, int, const char *);
+typedef int (*path1_fn)(const char *);
+typedef int (*unlinkat_fn)(int, const char *, int);
+typedef int (*truncate_fn)(const char *, off_t);
+typedef int (*truncate64_fn)(const char *, off64_t);
+
+/* One wrapper per row: `refused` (EROFS, set by route) decides before the real call. */
+#define CHANGE_WRAPPER(id, name, type, refused, params, ...) \
+    AWSR_EXPORT int name params                              \
+    {                                                        \
+        REAL(id, type, name, -1);                            \
+        return (refused) ? -1 : fn(__VA_ARGS__);             \
+    }
+
+/* Either end of a rename or hard link is the file: refused. */
+static inline bool refused_pair(int olddirfd, const char *old, int newdirfd, const char *new)
+{
+    return refused_write(olddirfd, old) || refused_write(newdirfd, new);
+}
+
+#define ONE(path) refused_write(AT_FDCWD, path)
+#define PAIR(old, new) refused_pair(AT_FDCWD, old, AT_FDCWD, new)
+
+CHANGE_WRAPPER(R_CREAT, creat, creat_fn, ONE(path), (const char *path, mode_t mode), path, mode)
+CHANGE_WRAPPER(R_CREAT64, creat64, creat_fn, ONE(path), (const char *path, mode_t mode), path,
+               mode)
+CHANGE_WRAPPER(R_RENAME, rename, path2_fn, PAIR(old, new), (const char *old, const char *new),
+               old, new)
+CHANGE_WRAPPER(R_RENAMEAT, renameat, renameat_fn, refused_pair(odir, old, ndir, new),
+               (int odir, const char *old, int ndir, const char *new), odir, old, ndir, new)
+CHANGE_WRAPPER(R_RENAMEAT2, renameat2, renameat2_fn, refused_pair(odir, old, ndir, new),
+               (int odir, const char *old, int ndir, const char *new, unsigned int flags),
+               odir, old, ndir, new, flags)
+CHANGE_WRAPPER(R_LINK, link, path2_fn, PAIR(old, new), (const char *old, const char *new), old,
+               new)
+/* With AT_EMPTY_PATH, old is "" (the file open at odir): never a match. */
+CHANGE_WRAPPER(R_LINKAT, linkat, linkat_fn, refused_pair(odir, old, ndir, new),
+               (int odir, const char *old, int ndir, const char *new, int flags), odir, old,
+               ndir, new, flags)
+/* A symlink's target is only a string: the new name is what is created. */
+CHANGE_WRAPPER(R_SYMLINK, symlink, path2_fn, ONE(new), (const char *target, const char *new),
+               target, new)
+CHANGE_WRAPPER(R_SYMLINKAT, symlinkat, symlinkat_fn, refused_write(ndir, new),
+               (const char *target, int ndir, const char *new), target, ndir, new)
+CHANGE_WRAPPER(R_UNLINK, unlink, path1_fn, ONE(path), (const char *path), path)
+CHANGE_WRAPPER(R_UNLINKAT, unlinkat, unlinkat_fn, refused_write(dir, path),
+               (int dir, const char *path, int flags), dir, path, flags)
+CHANGE_WRAPPER(R_REMOVE, remove, path1_fn, ONE(path), (const char *path), path)
+CHANGE_WRAPPER(R_TRUNCATE, truncate, truncate_fn, ONE(path), (const char *path, off_t len),
+               path, len)
+CHANGE_WRAPPER(R_TRUNCATE64, truncate64, truncate64_fn, ONE(path),
+               (const char *path, off64_t len), path, len)

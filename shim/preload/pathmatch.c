@@ -29,43 +29,28 @@ static bool is_file_name(const char *s, size_t len)
     return len > 0 && !is_dot_or_dotdot(s, len);
 }
 
-/* The input of normalize: the concatenation of two strings, so that "$HOME" and
- * "/.aws/credentials" need no intermediate buffer. */
-struct pieces {
-    const char *a;
-    size_t alen;
-    const char *b;
-    size_t blen;
-};
-
-static char piece_at(const struct pieces *p, size_t i)
+/* In place (out == in) too: the output never runs ahead of the input it was read from. */
+size_t awsr_pm_normalize(const char *in, char *out, size_t cap)
 {
-    if (i < p->alen)
-        return p->a[i];
-    i -= p->alen;
-    return i < p->blen ? p->b[i] : '\0';
-}
-
-static size_t normalize_pieces(const struct pieces *in, char *out, size_t cap)
-{
-    size_t total = in->alen + in->blen;
+    size_t total = awsr_strlen(in);
+    bool absolute = total > 0 && in[0] == '/';
+    bool trailing = total > 0 && in[total - 1] == '/';
     size_t i = 0, o = 0;
 
     if (cap == 0)
         return (size_t)-1;
-    if (total > 0 && piece_at(in, 0) == '/') {
+    if (absolute)
         out[o++] = '/';
-    }
     while (i < total) {
-        while (i < total && piece_at(in, i) == '/')
+        while (i < total && in[i] == '/')
             i++;
         if (i >= total)
             break;
         size_t start = i;
-        while (i < total && piece_at(in, i) != '/')
+        while (i < total && in[i] != '/')
             i++;
         size_t clen = i - start;
-        if (clen == 1 && piece_at(in, start) == '.')
+        if (clen == 1 && in[start] == '.')
             continue;
         bool sep = o > 0 && out[o - 1] != '/';
         if (o + sep + clen + 1 > cap)
@@ -73,11 +58,11 @@ static size_t normalize_pieces(const struct pieces *in, char *out, size_t cap)
         if (sep)
             out[o++] = '/';
         for (size_t k = 0; k < clen; k++)
-            out[o++] = piece_at(in, start + k);
+            out[o++] = in[start + k];
     }
     if (o == 0 && total > 0) {
         out[o++] = '.';        /* "./" or "." alone: the directory itself */
-    } else if (total > 0 && piece_at(in, total - 1) == '/' && out[o - 1] != '/') {
+    } else if (trailing && out[o - 1] != '/') {
         if (o + 2 > cap)
             return (size_t)-1;
         out[o++] = '/';
@@ -88,10 +73,123 @@ static size_t normalize_pieces(const struct pieces *in, char *out, size_t cap)
     return o;
 }
 
-size_t awsr_pm_normalize(const char *in, char *out, size_t cap)
+/* ---- expansion (os.path.expandvars, then os.path.expanduser) -------------------------- */
+
+/* A bounded output buffer; `full` once something did not fit (a byte stays for the NUL). */
+struct sink {
+    char *p;
+    size_t n, cap;
+    bool full;
+};
+
+static void put(struct sink *s, const char *src, size_t n)
 {
-    struct pieces p = { in, awsr_strlen(in), "", 0 };
-    return normalize_pieces(&p, out, cap);
+    if (s->full || n >= s->cap - s->n) {
+        s->full = true;
+        return;
+    }
+    memcpy(s->p + s->n, src, n);
+    s->n += n;
+}
+
+static bool is_name_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+/* End of the variable reference starting at the '$' at d ("$NAME" or "${...}"), with
+ * the name's bounds; NULL when the '$' starts none (it is then kept as a character). */
+static const char *var_ref(const char *d, const char **name, size_t *len)
+{
+    const char *n = d + 1, *e;
+    if (*n == '{') {
+        for (e = ++n; *e != '\0' && *e != '}'; e++)
+            ;
+        if (*e == '\0')
+            return NULL;
+        *name = n;
+        *len = (size_t)(e - n);
+        return e + 1;
+    }
+    for (e = n; is_name_char(*e); e++)
+        ;
+    *name = n;
+    *len = (size_t)(e - n);
+    return e == n ? NULL : e;
+}
+
+static void expand_vars(const char *p, awsr_pm_getenv_fn lookup, void *ctx, struct sink *out)
+{
+    while (*p != '\0') {
+        const char *d = p;
+        while (*d != '\0' && *d != '$')
+            d++;
+        put(out, p, (size_t)(d - p));
+        if (*d == '\0')
+            return;
+        const char *name;
+        size_t len;
+        const char *next = var_ref(d, &name, &len);
+        if (next == NULL) {
+            put(out, d, 1);
+            p = d + 1;
+            continue;
+        }
+        const char *value = lookup ? lookup(ctx, name, len) : NULL;
+        if (value)
+            put(out, value, awsr_strlen(value));
+        else
+            put(out, d, (size_t)(next - d)); /* unknown: as written */
+        p = next;
+    }
+}
+
+/* Moves the n bytes at p + from to p + to (the areas may overlap). */
+static void move_bytes(char *p, size_t from, size_t to, size_t n)
+{
+    if (to < from) {
+        for (size_t k = 0; k < n; k++)
+            p[to + k] = p[from + k];
+    } else {
+        for (size_t k = n; k > 0; k--)
+            p[to + k - 1] = p[from + k - 1];
+    }
+}
+
+/* A leading "~" (alone or before '/') of the expanded text becomes home, trailing slashes
+ * dropped; "/" when that leaves nothing. False when no home can be had here. */
+static bool expand_user(struct sink *s, const char *home)
+{
+    char *p = s->p;
+    if (s->n == 0 || p[0] != '~')
+        return true;
+    if ((s->n > 1 && p[1] != '/') || home == NULL || home[0] == '\0')
+        return false;                 /* "~user": no user database in the preload */
+    size_t hl = awsr_strlen(home);
+    while (hl > 0 && home[hl - 1] == '/')
+        hl--;
+    if (hl == 0 && s->n == 1) {
+        p[0] = '/';
+        return true;
+    }
+    if (hl > 0 && hl - 1 >= s->cap - s->n)
+        return false;
+    move_bytes(p, 1, hl, s->n - 1);
+    memcpy(p, home, hl);
+    s->n = s->n - 1 + hl;
+    return true;
+}
+
+size_t awsr_pm_expand(const char *in, const char *home, awsr_pm_getenv_fn lookup, void *ctx,
+                      char *out, size_t cap)
+{
+    struct sink s = { out, 0, cap, cap == 0 };
+    expand_vars(in, lookup, ctx, &s);
+    if (s.full || !expand_user(&s, home))
+        return (size_t)-1;
+    out[s.n] = '\0';
+    return s.n;
 }
 
 /* Offset of the last component of a normalized path. */
@@ -103,14 +201,23 @@ static size_t base_offset(const char *path, size_t len)
     return i;
 }
 
-static void add_target(struct awsr_pm_set *set, const struct pieces *in)
+/* Where the next target's path goes, with its capacity; NULL when the set is full. */
+static char *free_room(const struct awsr_pm_set *set, size_t *cap)
 {
     if (set->n >= AWSR_PM_MAX_TARGETS)
-        return;
+        return NULL;
+    size_t room = AWSR_PM_TARGET_ROOM - set->used;
+    *cap = room < AWSR_PM_PATH_MAX ? room : AWSR_PM_PATH_MAX;
+    return (char *)set->buf + set->used;
+}
+
+/* Normalizes the path just written at the free room (capacity cap) in place and makes it
+ * the next target, unless it does not fit, names a directory or repeats a target. */
+static void commit_target(struct awsr_pm_set *set, size_t cap)
+{
     struct awsr_pm_target *t = &set->t[set->n];
-    size_t room = AWSR_PM_MAX_TARGETS * AWSR_PM_PATH_MAX - set->used; /* half: targets */
     t->path = set->buf + set->used;
-    size_t len = normalize_pieces(in, t->path, room < AWSR_PM_PATH_MAX ? room : AWSR_PM_PATH_MAX);
+    size_t len = awsr_pm_normalize(t->path, t->path, cap);
     if (len == (size_t)-1)
         return;
     size_t base = base_offset(t->path, len);
@@ -127,27 +234,33 @@ static void add_target(struct awsr_pm_set *set, const struct pieces *in)
     set->n++;
 }
 
-void awsr_pm_build(struct awsr_pm_set *set, const char *home, const char *shared_file)
+static void add_expanded(struct awsr_pm_set *set, const char *path, const char *home,
+                         awsr_pm_getenv_fn lookup, void *ctx)
 {
-    static const char suffix[] = "/.aws/" AWSR_PM_DEFAULT_BASENAME;
-    bool have_home = home != NULL && home[0] != '\0';
+    size_t cap;
+    char *room = free_room(set, &cap);
+    if (room != NULL && awsr_pm_expand(path, home, lookup, ctx, room, cap) != (size_t)-1)
+        commit_target(set, cap);
+}
 
+void awsr_pm_build(struct awsr_pm_set *set, const char *home, const char *shared_file,
+                   awsr_pm_getenv_fn lookup, void *ctx)
+{
     set->n = 0;
     set->used = 0;
-    if (have_home) {
-        struct pieces p = { home, awsr_strlen(home), suffix, sizeof suffix - 1 };
-        add_target(set, &p);
-    }
-    if (shared_file != NULL && shared_file[0] != '\0') {
-        struct pieces p = { shared_file, awsr_strlen(shared_file), "", 0 };
-        bool tilde = shared_file[0] == '~' && (shared_file[1] == '/' || shared_file[1] == '\0');
-        if (tilde && have_home) {
-            p.a = home;
-            p.alen = awsr_strlen(home);
-            p.b = shared_file + 1;
-            p.blen = awsr_strlen(shared_file + 1);
-        }
-        add_target(set, &p);
+    if (home != NULL && home[0] != '\0')
+        add_expanded(set, "~/.aws/" AWSR_PM_DEFAULT_BASENAME, home, NULL, NULL);
+    if (shared_file != NULL && shared_file[0] != '\0')
+        add_expanded(set, shared_file, home, lookup, ctx);
+}
+
+void awsr_pm_add_links(struct awsr_pm_set *set, awsr_pm_link_fn resolve, void *ctx)
+{
+    for (size_t k = 0, n = set->n; k < n; k++) {
+        size_t cap;
+        char *room = free_room(set, &cap);
+        if (room != NULL && resolve(ctx, set->t[k].path, room, cap) != (size_t)-1)
+            commit_target(set, cap);
     }
 }
 

@@ -1,6 +1,7 @@
 /* pathmatch.h - does a path a program opens name the AWS credentials file?
- * Pure logic (no syscalls of its own: directory identities come through a callback), so
- * the preload's wrappers, the unit tests and the fuzzer share it. */
+ * Pure logic (no syscalls of its own: directory identities, symlink targets and
+ * environment variables come through callbacks), so the preload's wrappers, the unit
+ * tests and the fuzzer share it. */
 #ifndef AWSR_PATHMATCH_H
 #define AWSR_PATHMATCH_H
 
@@ -13,9 +14,13 @@
 /* Paths the kernel accepts are shorter than PATH_MAX (4096 on Linux); anything longer
  * never matches (the real call fails with ENAMETOOLONG anyway). */
 #define AWSR_PM_PATH_MAX 4096
-/* $HOME/.aws/credentials and $AWS_SHARED_CREDENTIALS_FILE. */
-#define AWSR_PM_MAX_TARGETS 2
+/* $HOME/.aws/credentials and $AWS_SHARED_CREDENTIALS_FILE, then what each is a symlink
+ * to (awsr_pm_add_links). */
+#define AWSR_PM_MAX_TARGETS 4
 #define AWSR_PM_DEFAULT_BASENAME "credentials"
+/* The set's arena: the targets' paths first (at most this much), then awsr_pm_keep's
+ * copies. Sized for two full-length paths each; short paths leave room for all four. */
+#define AWSR_PM_TARGET_ROOM (2 * AWSR_PM_PATH_MAX)
 
 struct awsr_pm_id {
     dev_t dev;
@@ -38,7 +43,7 @@ struct awsr_pm_set {
     size_t n;
     struct awsr_pm_target t[AWSR_PM_MAX_TARGETS];
     size_t used;                 /* bytes of buf taken */
-    char buf[2 * AWSR_PM_MAX_TARGETS * AWSR_PM_PATH_MAX]; /* targets, then awsr_pm_keep */
+    char buf[2 * AWSR_PM_TARGET_ROOM]; /* targets, then awsr_pm_keep */
 };
 
 /* Identity (st_dev, st_ino) of directory `path` relative to `dirfd`, following symlinks.
@@ -55,16 +60,41 @@ AWSR_HIDDEN const char *awsr_pm_last_component(const char *path, size_t *len);
  * A trailing slash is kept. Returns the length, or (size_t)-1 if it does not fit. */
 AWSR_HIDDEN size_t awsr_pm_normalize(const char *in, char *out, size_t cap);
 
+/* Value of the environment variable named by the `len` bytes at `name` (not
+ * NUL-terminated), or NULL when it is unset. */
+typedef const char *(*awsr_pm_getenv_fn)(void *ctx, const char *name, size_t len);
+
+/* A path as the launcher (resolver/config.c awsr_expand_path) and botocore expand it:
+ * os.path.expandvars ($NAME with NAME in [A-Za-z0-9_]+, or ${NAME}; an unknown variable
+ * stays as written; substituted text is not expanded again), then os.path.expanduser (a
+ * leading "~" alone or before "/" becomes `home` without its trailing slashes). Writes
+ * the NUL-terminated result to out (capacity cap) and returns its length; (size_t)-1 when
+ * it does not fit, or names a home this library cannot know (HOME unset or empty, "~user":
+ * no user database in the preload). `lookup` NULL: no variable is set. */
+AWSR_HIDDEN size_t awsr_pm_expand(const char *in, const char *home, awsr_pm_getenv_fn lookup,
+                                  void *ctx, char *out, size_t cap);
+
 /* Builds the targets from the values of $HOME and $AWS_SHARED_CREDENTIALS_FILE (either
- * may be NULL or empty: then that target is absent). A leading "~/" (or a lone "~") in
- * the shared file is expanded with `home`, as botocore's expanduser does. Directory
- * identities are left unknown; awsr_pm_cache_ids() fills them. */
+ * may be NULL or empty: then that target is absent). The shared file is expanded with
+ * awsr_pm_expand (variables through `lookup`, which may be NULL). Directory identities are
+ * left unknown; awsr_pm_cache_ids() fills them. */
 AWSR_HIDDEN void awsr_pm_build(struct awsr_pm_set *set, const char *home,
-                               const char *shared_file);
+                               const char *shared_file, awsr_pm_getenv_fn lookup, void *ctx);
+
+/* Canonical path (all symlinks resolved) of `path` when `path` itself is a symlink,
+ * written NUL-terminated to out (capacity cap); its length, or (size_t)-1 when `path` is
+ * not a symlink or cannot be resolved. */
+typedef size_t (*awsr_pm_link_fn)(void *ctx, const char *path, char *out, size_t cap);
+
+/* Adds, for each target that is a symlink, its canonical path as one more target (what
+ * realpath() and the like hand to a later open). Call after awsr_pm_build, before
+ * awsr_pm_keep. */
+AWSR_HIDDEN void awsr_pm_add_links(struct awsr_pm_set *set, awsr_pm_link_fn resolve,
+                                   void *ctx);
 
 /* Keeps a copy of `s` in the set's arena, behind the targets (so a cache of the values a
  * set was built from shares its pages). NULL when s is NULL or AWSR_PM_PATH_MAX bytes or
- * longer. Call after awsr_pm_build (which empties the arena). */
+ * longer. Call after awsr_pm_build and awsr_pm_add_links (build empties the arena). */
 AWSR_HIDDEN const char *awsr_pm_keep(struct awsr_pm_set *set, const char *s);
 
 /* Records the directory identity of each absolute target whose directory exists (a

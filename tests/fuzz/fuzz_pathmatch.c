@@ -1,6 +1,7 @@
 // fuzz-sources: shim/preload/pathmatch.c
 /* fuzz_pathmatch.c - libFuzzer target for the credentials-path matcher.
- * Input: HOME \0 AWS_SHARED_CREDENTIALS_FILE \0 candidate (missing parts are NULL).
+ * Input: HOME \0 AWS_SHARED_CREDENTIALS_FILE \0 candidate (missing parts are NULL); in
+ * the shared file, $H (or ${H}) is HOME and $C the candidate, so expansion is fuzzed too.
  * Directory identities come from a deterministic fake (a hash of the directory string),
  * so no syscall is made. Checked invariants: no crash or overflow; a candidate spelled
  * exactly like a target matches; a candidate whose last component differs from every
@@ -26,6 +27,16 @@ static bool fake_stat(void *ctx, int dirfd, const char *path, struct awsr_pm_id 
     out->dev = (dev_t)(h & 3);
     out->ino = (ino_t)((h >> 2) & 15); /* few identities: collisions happen */
     return true;
+}
+
+static const char *fuzz_home, *fuzz_cand;
+
+static const char *fake_getenv(void *ctx, const char *name, size_t len)
+{
+    (void)ctx;
+    if (len == 1 && name[0] == 'H')
+        return fuzz_home;
+    return len == 1 && name[0] == 'C' ? fuzz_cand : NULL;
 }
 
 /* Splits at NULs into up to three strings, copied so they are terminated. */
@@ -54,7 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = take(&data, &size, shared, sizeof shared);
     const char *c = take(&data, &size, cand, sizeof cand);
 
-    awsr_pm_build(&set, h, s);
+    fuzz_home = h;
+    fuzz_cand = c;
+    awsr_pm_build(&set, h, s, fake_getenv, NULL);
     if (set.n > AWSR_PM_MAX_TARGETS)
         abort();
     for (size_t k = 0; k < set.n; k++) {

@@ -1,13 +1,17 @@
 """The preload's file half: reads of ~/.aws/credentials (and $AWS_SHARED_CREDENTIALS_FILE)
-are redirected to the tree's synthesized credentials file.
+are redirected to the tree's synthesized credentials file; every change through those paths
+fails with EROFS; once the tree is gone the path reads as missing, never as the real file.
 
 Runs the probes under tests/shimfiles/ (and real runtimes) through segwriter, the stand-in
 launcher, with a HOME whose real credentials file holds fake long-term keys that must
 never be seen. Binaries come from $AWSROLE_BUILD (default /work/main/build).
 """
+import errno
 import os
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +46,17 @@ STAT_CALLS = {"stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64",
               "fstatat_dirfd", "statx", "statx_dirfd"}
 READ_ACCESS_CALLS = {"access_f", "access_r", "faccessat", "faccessat_dirfd", "euidaccess",
                      "eaccess"}
+# Every row `readcreds --modify` prints but its raw-syscall control.
+MODIFY_CALLS = {"open_wronly", "open_rdwr", "open_trunc", "open_append", "open_creat",
+                "open_creat_excl", "open64_rdwr", "openat_wronly", "openat64_rdwr",
+                "openat_dirfd_rdwr", "creat", "fopen_w", "fopen_a", "fopen_rplus", "fopen_wx",
+                "fopen64_w", "freopen_w", "freopen64_a", "rename_to", "rename_from",
+                "renameat_to", "renameat2_to", "renameat2_exchange", "link_to", "link_from",
+                "linkat_to", "symlink_to", "symlinkat_to", "unlink", "unlinkat", "remove",
+                "truncate", "access_w", "access_rw", "faccessat_w", "euidaccess_w", "eaccess_w"}
+EROFS_ROW = ["RC", "-1", str(errno.EROFS)]
+NOTICE = ("awsrole-run: the AWS credentials file is read-only inside an awsrole-run tree "
+          "(it shows the tree's temporary credentials); change it outside the tree\n")
 
 
 def need(*paths):
@@ -136,8 +151,8 @@ def test_probe_variants_see_synthesized_file(home, variant):
     real = home / ".aws" / "credentials"
     rows = parse(in_tree([str(probe), str(real)], home).stdout)
     assert_probe_redirected(rows, real_ino=real.stat().st_ino)
-    # W_OK is a question about the real file, where writes go.
-    assert rows["access_w"][:2] == ["RC", "0"]
+    # W_OK asks whether the file may be changed: never, inside the tree.
+    assert rows["access_w"] == EROFS_ROW
     assert real.read_text() == REAL_TEXT
 
 
@@ -163,7 +178,7 @@ def test_file_absent_in_reality_is_present_through_shim(home):
     real.unlink()
     rows = parse(in_tree([str(PROBES / "readcreds"), str(real)], home).stdout)
     assert_probe_redirected(rows)
-    assert rows["access_w"][:2] == ["RC", "-1"]      # the real file does not exist
+    assert rows["access_w"] == EROFS_ROW
     assert not real.exists()
 
 
@@ -177,15 +192,225 @@ def test_no_aws_directory_at_all(tmp_path):
     assert cp.stdout.strip() == "yes"
 
 
-def test_writes_go_to_the_real_file(home):
+def assert_modifications_refused(cp, real, text):
+    """Every modifying call of `readcreds --modify` failed with EROFS, the file (text, or
+    None for missing) is as it was, no scratch file is left, and stderr said why once."""
+    rows = parse(cp.stdout)
+    assert set(rows) - {"raw_open_wronly"} == MODIFY_CALLS, set(rows) ^ MODIFY_CALLS
+    wrong = {c: rows[c] for c in MODIFY_CALLS if rows[c] != EROFS_ROW}
+    assert not wrong, wrong
+    if text is None:
+        assert not os.path.lexists(real)
+    else:
+        assert Path(real).read_text() == text
+    assert not list(Path(real).parent.glob("*.awsr-*"))
+    assert cp.stderr.count("awsrole-run:") == 1 and NOTICE in cp.stderr, cp.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_modifications_are_refused_with_erofs(home, variant):
+    """Defects 1 and 2: opens for writing or reading and writing, creat, fopen w/a/r+,
+    rename and link to or from the file, symlink onto it, unlink, remove, truncate and
+    W_OK checks fail with EROFS and change nothing (the real file holds long-term keys)."""
+    probe = PROBES / variant
+    need(probe)
+    real = home / ".aws" / "credentials"
+    assert_modifications_refused(in_tree([str(probe), "--modify", str(real)], home),
+                                 real, REAL_TEXT)
+    # Missing in reality: nothing may create it either.
+    real.unlink()
+    assert_modifications_refused(in_tree([str(probe), "--modify", str(real)], home),
+                                 real, None)
+
+
+def test_reads_still_served_after_a_refused_write(home):
     real = home / ".aws" / "credentials"
     probe = str(PROBES / "readcreds")
-    script = f'{probe} --write "$1" "# appended\n" && cat "$1"'
+    script = f'{probe} --write "$1" "# appended\n"; echo "status $?"; cat "$1"'
     cp = in_tree(["/bin/sh", "-c", script, "sh", str(real)], home)
-    assert real.read_text() == REAL_TEXT + "# appended\n" * 2
-    # Reads in the same tree still see the synthesized file, not the edit.
+    assert real.read_text() == REAL_TEXT
+    assert "status 1" in cp.stdout
     assert_synthesized(cp.stdout)
-    assert "# appended" not in cp.stdout
+    assert "awsrole-run:" not in cp.stdout     # the notice goes to stderr only
+    assert "Read-only file system" in cp.stderr
+
+
+def test_real_editors_cannot_replace_the_file(home):
+    """Defect 1 with real programs: sed -i (temp file + rename), ed (rewrite in place),
+    Python read-then-write, r+ and O_RDWR, os.replace, shell redirections, cp, rm."""
+    real = home / ".aws" / "credentials"
+    script = r"""
+import errno, os, sys
+p = sys.argv[1]
+def tries(name, fn):
+    try:
+        fn()
+        print(name, "ok")
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+text = open(p).read()
+tries("write", lambda: open(p, "w").write(text))
+tries("rplus", lambda: open(p, "r+").write(text))
+tries("append", lambda: open(p, "a").write(text))
+tries("os_rdwr", lambda: os.open(p, os.O_RDWR))
+tmp = p + ".new"
+open(tmp, "w").write(text)
+tries("replace", lambda: os.replace(tmp, p))
+tries("rename_away", lambda: os.rename(p, p + ".bak"))
+tries("remove", lambda: os.remove(p))
+tries("chmod_ok_read", lambda: os.stat(p))
+os.remove(tmp)
+print("served", "ASIA" in text and "AKIALONG" not in text)
+"""
+    cp = in_tree(["/usr/bin/python3", "-c", script, str(real)], home)
+    lines = dict(line.split(" ", 1) for line in cp.stdout.splitlines())
+    assert lines == {"write": "EROFS", "rplus": "EROFS", "append": "EROFS",
+                     "os_rdwr": "EROFS", "replace": "EROFS", "rename_away": "EROFS",
+                     "remove": "EROFS", "chmod_ok_read": "ok", "served": "True"}, cp.stdout
+    assert cp.stderr.count("awsrole-run:") == 1
+    shell = ('sed -i "s/a/b/" "$1"; echo "sed $?"; '
+             'printf ",s/a/b/\nw\nq\n" | ed -s "$1"; echo "ed $?"; '
+             'echo x >> "$1"; echo "append $?"; cp /etc/hostname "$1"; echo "cp $?"; '
+             'rm -f "$1"; echo "rm $?"; ln -sf /etc/hostname "$1"; echo "ln $?"; '
+             'mv -f /dev/null "$1" 2>/dev/null; echo done')
+    cp = in_tree(["/bin/sh", "-c", shell, "sh", str(real)], home, check=False)
+    for tool in ("sed", "ed", "append", "cp", "rm", "ln"):
+        assert re.search(r"^%s [1-9]" % tool, cp.stdout, re.M), (tool, cp.stdout, cp.stderr)
+    assert real.read_text() == REAL_TEXT
+    assert sorted(p.name for p in real.parent.iterdir()) == ["credentials"]
+
+
+def test_aws_configure_set_leaves_the_long_term_keys(home):
+    """The audit's case: `aws configure set` read the synthesized file and wrote it back
+    over the real one. Now it fails and the real file keeps its keys."""
+    need("/usr/bin/aws")
+    real = home / ".aws" / "credentials"
+    cp = in_tree(["/usr/bin/aws", "configure", "set", "aws_access_key_id", "AKIANEWVALUE0000",
+                  "--profile", "default"], home, check=False)
+    assert cp.returncode != 0
+    assert real.read_text() == REAL_TEXT
+    assert "read-only" in cp.stderr.lower() or "Read-only" in cp.stderr, cp.stderr
+
+
+def test_dev_null_as_the_shared_file_stays_writable(home):
+    """A non-regular file named by AWS_SHARED_CREDENTIALS_FILE is not protected: writes to
+    /dev/null keep working in the tree and after it."""
+    extra = {"AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    cp = in_tree(["/bin/sh", "-c", 'echo x > /dev/null && echo ok; exec 3>/dev/null && echo fd'],
+                 home, extra)
+    assert cp.stdout == "ok\nfd\n", cp.stderr
+    assert "awsrole-run:" not in cp.stderr
+
+
+def wait_for(path, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().endswith("END\n"):
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError("no output in %s" % path)
+
+
+def test_process_outliving_the_tree_never_reads_the_real_file(home, tmp_path):
+    """Defect 3: a background job started after the launcher ended (AWSROLE_SEGMENT set, its
+    segment gone), and a process that was served before the end (even after removing
+    AWSROLE_SEGMENT from its environment), see the credentials path as missing: ENOENT
+    for opens and stats, EROFS for changes, never the long-term keys."""
+    real = home / ".aws" / "credentials"
+    late, early = tmp_path / "late.out", tmp_path / "early.out"
+    py = r"""
+import errno, os, sys, time
+p = os.path.expanduser("~/.aws/credentials")
+def tries(name, fn):
+    try:
+        r = fn()
+        print(name, "LEAK" if "AKIALONG" in str(r) else "ok", flush=True)
+    except OSError as e:
+        print(name, errno.errorcode[e.errno], flush=True)
+if sys.argv[1] == "early":
+    tries("before", lambda: open(p).read())
+    del os.environ["AWSROLE_SEGMENT"]
+    time.sleep(1.5)               # the launcher ends meanwhile
+tries("read", lambda: open(p).read())
+tries("stat", lambda: os.stat(p))
+tries("isfile", lambda: os.path.isfile(p) or (_ for _ in ()).throw(OSError(errno.ENOENT, "")))
+tries("write", lambda: open(p, "a"))
+print("END")
+"""
+    script = ('(/usr/bin/python3 -c "$1" early > "$2" 2>&1 &) ; '
+              '(sleep 1; /usr/bin/python3 -c "$1" late > "$3" 2>&1; '
+              ' cat ~/.aws/credentials >> "$3" 2>&1; echo END >> "$3") </dev/null &')
+    in_tree(["/bin/sh", "-c", script, "sh", py, str(early), str(late)], home)
+    e = [l for l in wait_for(early).splitlines() if not l.startswith("awsrole-run:")]
+    assert e == ["before ok", "read ENOENT", "stat ENOENT", "isfile ENOENT", "write EROFS",
+                 "END"], e
+    text = wait_for(late)
+    assert "AKIALONG" not in text and "No such file or directory" in text, text
+    lines = [l for l in text.splitlines() if not l.startswith("awsrole-run:")]
+    assert lines[:4] == ["read ENOENT", "stat ENOENT", "isfile ENOENT",
+                                     "write EROFS"], text
+    assert real.read_text() == REAL_TEXT
+
+
+def test_variables_in_the_shared_file_path(home, tmp_path):
+    """Defect 4: $VAR and ${VAR} in AWS_SHARED_CREDENTIALS_FILE are expanded as botocore
+    and the launcher do (expandvars, then expanduser); unknown variables stay as written."""
+    alt = home / ".aws" / "altcreds"
+    alt.write_text(REAL_TEXT)
+    for value, extra in (("$HOME/.aws/altcreds", {}),
+                         ("${AWSR_T_DIR}/altcreds", {"AWSR_T_DIR": str(home / ".aws")}),
+                         ("$AWSR_T_TILDE/.aws/altcreds", {"AWSR_T_TILDE": "~"})):
+        env = {"AWS_SHARED_CREDENTIALS_FILE": value, **extra}
+        rows = parse(in_tree([str(PROBES / "readcreds"), str(alt)], home, env).stdout)
+        assert_probe_redirected(rows, real_ino=alt.stat().st_ino)
+        cp = in_tree([str(PROBES / "readcreds"), "--modify", str(alt)], home, env)
+        assert_modifications_refused(cp, alt, REAL_TEXT)
+    # An unknown variable is kept literally: a directory really named "$AWSR_T_UNSET".
+    lit = tmp_path / "$AWSR_T_UNSET"
+    lit.mkdir()
+    (lit / "c.ini").write_text(REAL_TEXT)
+    cp = in_tree(["/bin/cat", "$AWSR_T_UNSET/c.ini"], home,
+                 {"AWS_SHARED_CREDENTIALS_FILE": "$AWSR_T_UNSET/c.ini"}, cwd=tmp_path)
+    assert_synthesized(cp.stdout)
+    assert alt.read_text() == REAL_TEXT
+
+
+def test_symlinked_credentials_file(home, tmp_path):
+    """Defect 5: ~/.aws/credentials is a symlink (dotfile managers): the canonical path
+    that realpath(), readlink -f, Node's realpathSync hand out is served and protected."""
+    dots = tmp_path / "dotfiles" / "aws"
+    dots.mkdir(parents=True)
+    target = dots / "aws-credentials"
+    target.write_text(REAL_TEXT)
+    hop = tmp_path / "dotfiles" / "hop"
+    hop.symlink_to("aws/aws-credentials")          # relative, two levels
+    real = home / ".aws" / "credentials"
+    real.unlink()
+    real.symlink_to(hop)
+    cp = in_tree(["/bin/sh", "-c", 'cat "$(readlink -f ~/.aws/credentials)"'], home)
+    assert_synthesized(cp.stdout)
+    cp = in_tree(["/usr/bin/python3", "-c",
+                  "import os;print(open(os.path.realpath(os.path.expanduser("
+                  "'~/.aws/credentials'))).read())"], home)
+    assert_synthesized(cp.stdout)
+    rows = parse(in_tree([str(PROBES / "readcreds"), str(target)], home).stdout)
+    assert_probe_redirected(rows, real_ino=target.stat().st_ino)
+    for path in (target, real):
+        cp = in_tree([str(PROBES / "readcreds"), "--modify", str(path)], home)
+        assert_modifications_refused(cp, path, REAL_TEXT)
+    if Path("/usr/bin/node").exists():
+        cp = in_tree(["/usr/bin/node", "-e",
+                      "const fs=require('fs');process.stdout.write(fs.readFileSync("
+                      "fs.realpathSync(require('os').homedir()+'/.aws/credentials'),'utf8'))"],
+                     home)
+        assert_synthesized(cp.stdout)
+    # A symlinked AWS_SHARED_CREDENTIALS_FILE too.
+    shared = tmp_path / "shared.ini"
+    shared.symlink_to(target)
+    cp = in_tree(["/bin/sh", "-c", 'cat "$(readlink -f "$AWS_SHARED_CREDENTIALS_FILE")"'],
+                 home, {"AWS_SHARED_CREDENTIALS_FILE": str(shared)})
+    assert_synthesized(cp.stdout)
+    assert target.read_text() == REAL_TEXT and real.is_symlink()
 
 
 def test_symlinked_home(home, tmp_path):
@@ -347,7 +572,10 @@ def test_strace_real_path_never_reaches_kernel(home, tmp_path):
     need(SEGWRITER)
     full = [str(SEGWRITER), "--akid", AKID, "--", *cmd]
     subprocess.run(full, env=run_env(home), check=True, timeout=60, capture_output=True)
-    text = trace.read_text()
+    # The one call allowed: the shim's own readlinkat, asking once per process whether the
+    # file is a symlink (EINVAL: it is not). It reads nothing.
+    text = "\n".join(l for l in trace.read_text().splitlines()
+                     if not re.search(r"readlinkat\(.*= -1 EINVAL", l))
     assert "/.aws/credentials" not in text, [l for l in text.splitlines()
                                              if "/.aws/credentials" in l]
     # ... while the synthesized file is what the kernel was asked for.

@@ -7,7 +7,10 @@
  * Built plain, with -D_FILE_OFFSET_BITS=64 and with -O2 -D_FORTIFY_SOURCE=2 (flags come
  * from a volatile so that open/openat become __open_2/__openat_2), and statically.
  * Usage: readcreds PATH            read through every call
- *        readcreds --write PATH S  append S to PATH with O_WRONLY|O_APPEND and fopen "a" */
+ *        readcreds --write PATH S  append S to PATH with O_WRONLY|O_APPEND and fopen "a"
+ *        readcreds --modify PATH   try every call that changes PATH (or makes it, or gives
+ *                                  it another name), one "<call> RC <rc> <errno>" line each;
+ *                                  scratch files "PATH.awsr-*" beside it are removed after */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,24 +132,114 @@ static int append(const char *path, const char *text)
     return 0;
 }
 
+/* A descriptor of PATH's directory, and PATH's last component in basebuf. */
+static int open_dir(const char *path, char *basebuf, size_t cap, const char **base)
+{
+    char dirbuf[4096];
+    snprintf(dirbuf, sizeof dirbuf, "%s", path);
+    snprintf(basebuf, cap, "%s", path);
+    const char *dir = dirname(dirbuf);
+    *base = basename(basebuf);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0)
+        perror(dir);
+    return dfd;
+}
+
+static void report_open_rc(const char *call, int fd)
+{
+    report_rc(call, fd < 0 ? -1 : 0);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void report_file_rc(const char *call, FILE *f)
+{
+    report_rc(call, f == NULL ? -1 : 0);
+    if (f != NULL)
+        fclose(f);
+}
+
+/* A scratch file beside path: "PATH.awsr-<tag>", created with some text. */
+static const char *scratch(const char *path, const char *tag, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s.awsr-%s", path, tag);
+    int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, "scratch\n", 8) != 8 || close(fd) != 0)
+        perror(buf);
+    return buf;
+}
+
+static int modify(const char *path)
+{
+    static volatile int wronly = O_WRONLY, rdwr = O_RDWR; /* fortify entry points */
+    char basebuf[4096], src[4200], dst[4200];
+    const char *base;
+    int dfd = open_dir(path, basebuf, sizeof basebuf, &base);
+    if (dfd < 0)
+        return 2;
+    report_open_rc("open_wronly", open(path, wronly));
+    report_open_rc("open_rdwr", open(path, rdwr));
+    report_open_rc("open_trunc", open(path, O_RDONLY | O_TRUNC));
+    report_open_rc("open_append", open(path, O_WRONLY | O_APPEND));
+    report_open_rc("open_creat", open(path, O_RDONLY | O_CREAT, 0600));
+    report_open_rc("open_creat_excl", open(path, O_WRONLY | O_CREAT | O_EXCL, 0600));
+    report_open_rc("open64_rdwr", open64(path, rdwr));
+    report_open_rc("openat_wronly", openat(AT_FDCWD, path, wronly));
+    report_open_rc("openat64_rdwr", openat64(AT_FDCWD, path, rdwr));
+    report_open_rc("openat_dirfd_rdwr", openat(dfd, base, rdwr));
+    report_open_rc("creat", creat(path, 0600));
+    report_file_rc("fopen_w", fopen(path, "w"));
+    report_file_rc("fopen_a", fopen(path, "a"));
+    report_file_rc("fopen_rplus", fopen(path, "r+"));
+    report_file_rc("fopen_wx", fopen(path, "wx"));
+    report_file_rc("fopen64_w", fopen64(path, "w"));
+    report_file_rc("freopen_w", freopen(path, "w", fopen("/dev/null", "r")));
+    report_file_rc("freopen64_a", freopen64(path, "a", fopen("/dev/null", "r")));
+    report_rc("rename_to", rename(scratch(path, "a", src, sizeof src), path));
+    snprintf(dst, sizeof dst, "%s.awsr-b", path);
+    report_rc("rename_from", rename(path, dst));
+    report_rc("renameat_to", renameat(AT_FDCWD, src, dfd, base));
+    report_rc("renameat2_to", renameat2(AT_FDCWD, src, AT_FDCWD, path, RENAME_NOREPLACE));
+    report_rc("renameat2_exchange", renameat2(AT_FDCWD, src, AT_FDCWD, path, RENAME_EXCHANGE));
+    report_rc("link_to", link(src, path));
+    report_rc("link_from", link(path, dst));
+    report_rc("linkat_to", linkat(AT_FDCWD, src, dfd, base, 0));
+    report_rc("symlink_to", symlink(src, path));
+    report_rc("symlinkat_to", symlinkat(src, dfd, base));
+    report_rc("unlink", unlink(path));
+    report_rc("unlinkat", unlinkat(dfd, base, 0));
+    report_rc("remove", remove(path));
+    report_rc("truncate", truncate(path, 0));
+    report_rc("access_w", access(path, W_OK));
+    report_rc("access_rw", access(path, R_OK | W_OK));
+    report_rc("faccessat_w", faccessat(dfd, base, W_OK, 0));
+    report_rc("euidaccess_w", euidaccess(path, W_OK));
+    report_rc("eaccess_w", eaccess(path, W_OK));
+    /* A raw system call is beyond any preload: the control that the file is writable. */
+    report_rc("raw_open_wronly", (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND) < 0 ? -1 : 0);
+    unlink(src);
+    unlink(dst);
+    close(dfd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--write") == 0)
         return append(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--modify") == 0)
+        return modify(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: readcreds PATH | --write PATH TEXT\n");
+        fprintf(stderr, "usage: readcreds PATH | --write PATH TEXT | --modify PATH\n");
         return 2;
     }
     const char *path = argv[1];
-    char dirbuf[4096], basebuf[4096];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    snprintf(basebuf, sizeof basebuf, "%s", path);
-    const char *dir = dirname(dirbuf), *base = basename(basebuf);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd < 0) {
-        perror(dir);
+    char basebuf[4096];
+    const char *base;
+    int dfd = open_dir(path, basebuf, sizeof basebuf, &base);
+    if (dfd < 0)
         return 2;
-    }
 
     report_fd("open", open(path, rdonly));
     report_fd("open_cloexec", open(path, O_RDONLY | O_CLOEXEC));

@@ -1,6 +1,7 @@
 /* test_pathmatch.c - the credentials-path matching used by the preload's file wrappers:
- * lexical cases with a fake directory table, then canonical cases on a real tree
- * (symlinks, "..", relative paths, directory fds). */
+ * lexical cases with a fake directory table, $VAR/~ expansion with a fake environment,
+ * symlinked targets with a fake resolver, then canonical cases on a real tree (symlinks,
+ * "..", relative paths, directory fds). */
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -96,30 +97,30 @@ static void test_build_targets(void **state)
     (void)state;
     struct awsr_pm_set set;
 
-    awsr_pm_build(&set, "/home/u/", NULL);
+    awsr_pm_build(&set, "/home/u/", NULL, NULL, NULL);
     assert_int_equal(set.n, 1);
     assert_string_equal(set.t[0].path, "/home/u/.aws/credentials");
     assert_string_equal(set.t[0].path + set.t[0].base, "credentials");
     assert_false(set.t[0].id_known);
 
-    awsr_pm_build(&set, "/home/u", "~/creds/my.ini");
+    awsr_pm_build(&set, "/home/u", "~/creds/my.ini", NULL, NULL);
     assert_int_equal(set.n, 2);
     assert_string_equal(set.t[1].path, "/home/u/creds/my.ini");
 
-    awsr_pm_build(&set, "/home/u", "/home/u/.aws//credentials");
+    awsr_pm_build(&set, "/home/u", "/home/u/.aws//credentials", NULL, NULL);
     assert_int_equal(set.n, 1);                      /* same file twice: kept once */
 
-    awsr_pm_build(&set, NULL, NULL);
+    awsr_pm_build(&set, NULL, NULL, NULL, NULL);
     assert_int_equal(set.n, 0);
-    awsr_pm_build(&set, "", "");
-    assert_int_equal(set.n, 0);
-
-    awsr_pm_build(&set, NULL, "/etc/");             /* a directory is never the file */
-    assert_int_equal(set.n, 0);
-    awsr_pm_build(&set, NULL, "/etc/..");
+    awsr_pm_build(&set, "", "", NULL, NULL);
     assert_int_equal(set.n, 0);
 
-    awsr_pm_build(&set, NULL, "rel/creds");          /* relative: kept as is */
+    awsr_pm_build(&set, NULL, "/etc/", NULL, NULL);             /* a directory is never the file */
+    assert_int_equal(set.n, 0);
+    awsr_pm_build(&set, NULL, "/etc/..", NULL, NULL);
+    assert_int_equal(set.n, 0);
+
+    awsr_pm_build(&set, NULL, "rel/creds", NULL, NULL);          /* relative: kept as is */
     assert_int_equal(set.n, 1);
     assert_string_equal(set.t[0].path, "rel/creds");
 
@@ -127,7 +128,7 @@ static void test_build_targets(void **state)
     memset(huge, 'a', sizeof huge - 1);
     huge[0] = '/';
     huge[sizeof huge - 1] = '\0';
-    awsr_pm_build(&set, huge, NULL);                 /* too long: no target, no overflow */
+    awsr_pm_build(&set, huge, NULL, NULL, NULL);                 /* too long: no target, no overflow */
     assert_int_equal(set.n, 0);
 }
 
@@ -136,7 +137,7 @@ static void test_literal_matches(void **state)
     (void)state;
     struct fake_fs fs = { .dirs = { { NULL, 0 } } };
     struct awsr_pm_set set;
-    awsr_pm_build(&set, "/home/u", "/etc/aws/shared.ini");
+    awsr_pm_build(&set, "/home/u", "/etc/aws/shared.ini", NULL, NULL);
 
     assert_true(match_fake(&set, &fs, "/home/u/.aws/credentials"));
     assert_true(match_fake(&set, &fs, "//home/u/./.aws//credentials"));
@@ -156,7 +157,7 @@ static void test_unrelated_paths_make_no_stat(void **state)
     (void)state;
     struct fake_fs fs = { .dirs = { { "/home/u/.aws", 1 } } };
     struct awsr_pm_set set;
-    awsr_pm_build(&set, "/home/u", "/x/shared.ini");
+    awsr_pm_build(&set, "/home/u", "/x/shared.ini", NULL, NULL);
     awsr_pm_cache_ids(&set, fake_stat, &fs);
     fs.calls = 0;
     const char *unrelated[] = { "/etc/passwd", "/home/u/.aws/config", "credential",
@@ -172,7 +173,7 @@ static void test_identity_match(void **state)
     struct fake_fs fs = { .dirs = { { "/home/u/.aws", 7 }, { "/real/u/.aws", 7 },
                                     { "/elsewhere", 8 } } };
     struct awsr_pm_set set;
-    awsr_pm_build(&set, "/home/u", NULL);
+    awsr_pm_build(&set, "/home/u", NULL, NULL, NULL);
     awsr_pm_cache_ids(&set, fake_stat, &fs);
     assert_true(set.t[0].id_known);
     assert_int_equal(set.t[0].dir_id.ino, 7);
@@ -190,7 +191,7 @@ static void test_uncached_target_looked_up(void **state)
     /* The target directory did not exist when cached: looked up at match time. */
     struct fake_fs fs = { .dirs = { { NULL, 0 } } };
     struct awsr_pm_set set;
-    awsr_pm_build(&set, "/home/u", NULL);
+    awsr_pm_build(&set, "/home/u", NULL, NULL, NULL);
     awsr_pm_cache_ids(&set, fake_stat, &fs);
     assert_false(set.t[0].id_known);
     assert_false(match_fake(&set, &fs, "/home/u/../u/.aws/credentials"));
@@ -215,7 +216,7 @@ static void test_long_paths(void **state)
     snprintf(other, sizeof other, "%s/../x/.aws", home);
     struct fake_fs fs = { .dirs = { { dir, 5 }, { other, 5 } } };
     struct awsr_pm_set set;
-    awsr_pm_build(&set, home, NULL);
+    awsr_pm_build(&set, home, NULL, NULL, NULL);
     assert_int_equal(set.n, 1);
     assert_true(match_fake(&set, &fs, spelled));              /* literal, normalized */
     /* Not cached: the target's directory is looked up from its (long) path at match time. */
@@ -234,9 +235,168 @@ static void test_long_paths(void **state)
         snprintf(p, sizeof p, "%s/.aws/credentials", h);
         snprintf(d, sizeof d, "%s/.aws", h);
         struct fake_fs f2 = { .dirs = { { d, 3 } } };
-        awsr_pm_build(&set, h, NULL);
+        awsr_pm_build(&set, h, NULL, NULL, NULL);
         assert_true(match_fake(&set, &f2, p));
     }
+}
+
+/* ---- expansion: the launcher's rules (resolver/config.c awsr_expand_path) ------------- */
+
+static const char *fake_getenv(void *ctx, const char *name, size_t len)
+{
+    (void)ctx;
+    static const char *const vars[][2] = {
+        { "HOME", "/home/u" }, { "DIR", "/srv/aws/" }, { "T", "~" }, { "D", "$HOME" },
+        { "E", "" }, { "A_1", "x" },
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        if (strlen(vars[i][0]) == len && memcmp(vars[i][0], name, len) == 0)
+            return vars[i][1];
+    }
+    return NULL;
+}
+
+static void test_expand(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *home, *want;  /* want NULL: cannot be expanded here */
+    } cases[] = {
+        { "/plain/path", "/h", "/plain/path" },
+        { "$HOME/.aws/altcreds", "/h", "/home/u/.aws/altcreds" },
+        { "${DIR}creds", "/h", "/srv/aws/creds" },
+        { "${DIR}/creds", "/h", "/srv/aws//creds" },         /* normalized later */
+        { "$A_1$A_1.ini", "/h", "xx.ini" },
+        { "$E/c", "/h", "/c" },                              /* set but empty */
+        /* Unknown variables, and '$' starting none, stay as written. */
+        { "$NOPE/c", "/h", "$NOPE/c" },
+        { "${NOPE}/c", "/h", "${NOPE}/c" },
+        { "a$/b$", "/h", "a$/b$" },
+        { "${unclosed/c", "/h", "${unclosed/c" },
+        { "$-x", "/h", "$-x" },
+        { "${}", "/h", "${}" },
+        /* Substituted text is not expanded again... */
+        { "$D/c", "/h", "$HOME/c" },
+        /* ...but expanduser comes after expandvars, as in botocore. */
+        { "$T/c", "/h", "/h/c" },
+        { "~", "/h/", "/h" },
+        { "~/c", "/h//", "/h/c" },
+        { "~", "/", "/" },
+        { "~/c", "/", "/c" },
+        { "a/~/c", "/h", "a/~/c" },                          /* only a leading ~ */
+        { "~user/c", "/h", NULL },                           /* no user database here */
+        { "~/c", NULL, NULL },
+        { "~/c", "", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[AWSR_PM_PATH_MAX];
+        size_t len = awsr_pm_expand(cases[i].in, cases[i].home, fake_getenv, NULL, out,
+                                    sizeof out);
+        if (cases[i].want == NULL) {
+            assert_int_equal(len, (size_t)-1);
+            continue;
+        }
+        assert_string_equal(out, cases[i].want);
+        assert_int_equal(len, strlen(cases[i].want));
+    }
+    /* Bounded: too long fails, never overflows. */
+    char out[16];
+    assert_int_equal(awsr_pm_expand("/0123456789abcdef", "/h", NULL, NULL, out, sizeof out),
+                     (size_t)-1);
+    assert_int_equal(awsr_pm_expand("/0123456789abcd", "/h", NULL, NULL, out, sizeof out), 15);
+    assert_int_equal(awsr_pm_expand("~/0123456789", "/home", NULL, NULL, out, sizeof out),
+                     (size_t)-1);
+    assert_int_equal(awsr_pm_expand("$DIR$DIR", "/h", fake_getenv, NULL, out, sizeof out),
+                     (size_t)-1);
+    assert_int_equal(awsr_pm_expand("", "/h", NULL, NULL, out, 0), (size_t)-1);
+}
+
+static void test_build_expands_the_shared_file(void **state)
+{
+    (void)state;
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", "$HOME/.aws/altcreds", fake_getenv, NULL);
+    assert_int_equal(set.n, 2);
+    assert_string_equal(set.t[1].path, "/home/u/.aws/altcreds");
+    awsr_pm_build(&set, "/home/u", "${DIR}/./creds", fake_getenv, NULL);
+    assert_string_equal(set.t[1].path, "/srv/aws/creds");
+    awsr_pm_build(&set, "/home/u", "$T/.aws/credentials", fake_getenv, NULL);
+    assert_int_equal(set.n, 1);                      /* the default file, spelled otherwise */
+    awsr_pm_build(&set, "/home/u", "$HOME/x", NULL, NULL);
+    assert_string_equal(set.t[1].path, "$HOME/x");   /* no lookup: kept as written */
+    awsr_pm_build(&set, "/home/u", "~other/x", fake_getenv, NULL);
+    assert_int_equal(set.n, 1);
+}
+
+/* Normalizing in place gives what normalizing into another buffer gives. */
+static void test_normalize_in_place(void **state)
+{
+    (void)state;
+    const char *cases[] = { "/home//u/./.aws/credentials", "./x", "a/./b/", "//", ".",
+                            "../a//b/.", "/./.", "x" };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char copy[64], want[64];
+        snprintf(copy, sizeof copy, "%s", cases[i]);
+        size_t a = awsr_pm_normalize(cases[i], want, sizeof want);
+        size_t b = awsr_pm_normalize(copy, copy, sizeof copy);
+        assert_int_equal(a, b);
+        assert_string_equal(copy, want);
+    }
+}
+
+/* ---- symlinked targets ---------------------------------------------------------------- */
+
+struct fake_links {
+    int calls;
+};
+
+static size_t fake_link(void *ctx, const char *path, char *out, size_t cap)
+{
+    struct fake_links *l = ctx;
+    l->calls++;
+    const char *to = strcmp(path, "/home/u/.aws/credentials") == 0 ? "/dots//aws/creds.ini"
+                   : strcmp(path, "/etc/shared.ini") == 0          ? "/home/u/.aws/credentials"
+                   : strcmp(path, "/etc/long.ini") == 0            ? "/very/long/target"
+                                                                   : NULL;
+    if (to == NULL || strlen(to) + 1 > cap)
+        return (size_t)-1;
+    memcpy(out, to, strlen(to) + 1);
+    return strlen(to);
+}
+
+static void test_add_links(void **state)
+{
+    (void)state;
+    struct fake_links l = { 0 };
+    struct fake_fs fs = { .dirs = { { NULL, 0 } } };
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/home/u", "/etc/shared.ini", NULL, NULL);
+    awsr_pm_add_links(&set, fake_link, &l);
+    assert_int_equal(l.calls, 2);                    /* each target asked once */
+    assert_int_equal(set.n, 3);                      /* shared -> default: not twice */
+    assert_string_equal(set.t[2].path, "/dots/aws/creds.ini");
+    assert_string_equal(set.t[2].path + set.t[2].base, "creds.ini");
+    assert_true(match_fake(&set, &fs, "/dots/aws/creds.ini"));
+    assert_false(match_fake(&set, &fs, "/dots/aws/other.ini"));
+    /* The kept values go behind every target. */
+    const char *h = awsr_pm_keep(&set, "/home/u");
+    assert_true(h > set.t[2].path);
+    assert_string_equal(set.t[2].path, "/dots/aws/creds.ini");
+
+    /* No symlink: no target added. */
+    awsr_pm_build(&set, "/nobody", NULL, NULL, NULL);
+    awsr_pm_add_links(&set, fake_link, &l);
+    assert_int_equal(set.n, 1);
+
+    /* Long targets fill the room: later ones are left out, nothing overflows. */
+    static char home[AWSR_PM_PATH_MAX - 32];
+    memset(home, 'h', sizeof home - 1);
+    home[0] = '/';
+    awsr_pm_build(&set, home, "/etc/long.ini", NULL, NULL);
+    assert_int_equal(set.n, 2);
+    awsr_pm_add_links(&set, fake_link, &l);
+    assert_int_equal(set.n, 3);
+    assert_true(set.used <= AWSR_PM_TARGET_ROOM);
 }
 
 /* awsr_pm_keep: copies behind the targets, which stay intact; too long or NULL: none. */
@@ -244,7 +404,7 @@ static void test_keep(void **state)
 {
     (void)state;
     struct awsr_pm_set set;
-    awsr_pm_build(&set, "/home/u", "/etc/shared.ini");
+    awsr_pm_build(&set, "/home/u", "/etc/shared.ini", NULL, NULL);
     const char *h = awsr_pm_keep(&set, "/home/u");
     const char *s = awsr_pm_keep(&set, "/etc/shared.ini");
     assert_string_equal(h, "/home/u");
@@ -323,7 +483,7 @@ static void test_real_tree(void **state)
     struct awsr_pm_set set;
 
     /* HOME is the symlink (as botocore sees it); programs may use the real path. */
-    awsr_pm_build(&set, t->link, NULL);
+    awsr_pm_build(&set, t->link, NULL, NULL, NULL);
     awsr_pm_cache_ids(&set, real_stat, NULL);
     assert_true(set.t[0].id_known);
 
@@ -364,7 +524,7 @@ static void test_real_shared_file_relative(void **state)
     struct awsr_pm_set set;
 
     /* A relative AWS_SHARED_CREDENTIALS_FILE follows the cwd of each call. */
-    awsr_pm_build(&set, NULL, "conf/shared.ini");
+    awsr_pm_build(&set, NULL, "conf/shared.ini", NULL, NULL);
     awsr_pm_cache_ids(&set, real_stat, NULL);
     assert_false(set.t[0].id_known);
     snprintf(p, sizeof p, "%s/conf", t->home);
@@ -389,6 +549,10 @@ int main(void)
         cmocka_unit_test(test_uncached_target_looked_up),
         cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_build_expands_the_shared_file),
+        cmocka_unit_test(test_normalize_in_place),
+        cmocka_unit_test(test_add_links),
         cmocka_unit_test_setup_teardown(test_real_tree, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_real_shared_file_relative, tree_setup,
                                         tree_teardown),
