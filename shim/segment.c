@@ -4,7 +4,11 @@
  * Names carry the launcher's pid ("awsrole-<pid>-<32 hex>"), and the launcher holds an
  * flock on the segment and on its directory for its whole life: the next run removes
  * leftovers whose pid is gone *and* whose lock is free (the lock also covers pid reuse
- * and launchers in another pid namespace sharing /dev/shm). */
+ * and launchers in another pid namespace sharing /dev/shm).
+ *
+ * Each publish also records hashes of the values it issues in the header's history, so
+ * that readers can tell a stale copy of the tree's credentials (replaced) from values a
+ * program set itself (kept). */
 #include "segment.h"
 
 #include <dirent.h>
@@ -256,6 +260,13 @@ static int make_shm(struct awsr_segment *s, struct awsr_error *err)
             st.st_uid != geteuid() || flock(s->shm_fd, LOCK_EX | LOCK_NB) < 0 ||
             ftruncate(s->shm_fd, (off_t)size) < 0)
             goto fail;
+        /* The pages now, not at the first store: a full /dev/shm is an error here instead
+         * of a SIGBUS in the middle of a renewal. */
+        int fa = posix_fallocate(s->shm_fd, 0, (off_t)size);
+        if (fa && fa != EOPNOTSUPP && fa != EINVAL) {
+            errno = fa;
+            goto fail;
+        }
         void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 0);
         if (p == MAP_FAILED)
             goto fail;
@@ -395,6 +406,22 @@ static void wake_all(struct awsr_seg *m)
     syscall(SYS_futex, &m->hdr.wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* The new generation's values go into the issued history before readers can see the
+ * generation: a process started later recognises its parent's stale copy as the tree's. */
+static void record_issued(struct awsr_seg *m, const struct awsr_seg_slot *fresh)
+{
+    const char *values[AWSR_ISSUED_FIELDS] = {
+        [AWSR_ISSUED_AKID] = fresh->access_key_id,
+        [AWSR_ISSUED_SECRET] = fresh->secret_access_key,
+        [AWSR_ISSUED_TOKEN] = fresh->session_token,
+        [AWSR_ISSUED_EXPIRY] = fresh->expiration_text,
+    };
+    size_t at = (size_t)((fresh->generation - 1) % AWSR_SEG_HISTORY);
+    for (int f = 0; f < AWSR_ISSUED_FIELDS; f++)
+        __atomic_store_n(&m->hdr.issued[f][at], values[f][0] ? awsr_seg_value_hash(values[f]) : 0,
+                         __ATOMIC_RELEASE);
+}
+
 int awsr_segment_publish(struct awsr_segment *seg, const char *region,
                          const struct awsr_served *served, size_t nserved,
                          struct awsr_error *err)
@@ -427,7 +454,10 @@ int awsr_segment_publish(struct awsr_segment *seg, const char *region,
     copy_field(fresh->profile, sizeof fresh->profile, served[0].profile);
     copy_field(fresh->credentials_path, sizeof fresh->credentials_path, seg->cred_path);
 
+    fresh->seg_flags = seg->lazy ? AWSR_SEG_F_LAZY : 0;
+
     struct awsr_seg *m = seg->map;
+    record_issued(m, fresh);
     uint32_t cur = __atomic_load_n(&m->hdr.current, __ATOMIC_RELAXED) & 1;
     struct awsr_seg_slot *slot = &m->slot[cur ^ 1];
     uint32_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);

@@ -1,16 +1,32 @@
 /* env.c - getenv and secure_getenv answered from the shared segment, the constructor that
- * writes the current values into environ, and the small helpers files.c shares.
+ * writes the current values into environ, the envp renewal the exec wrappers use
+ * (exec.c), and the small helpers files.c shares.
  *
  * Names that are not ours cost a four-byte prefix test and then the same unlocked scan of
  * environ glibc does; no dlsym ever (allocators call getenv while they initialise).
+ *
+ * Ownership rule: a variable is the tree's (answered live from the segment) or the
+ * program's (answered from environ, as libc would). At start (constructor, or the first
+ * getenv if another library's constructor asks earlier) each inherited variable is
+ *   - the tree's when its value is the current one or one this tree issued before (hashes
+ *     in the segment header): a stale copy from an old parent, rewritten with the current
+ *     generation;
+ *   - the tree's when absent and the tree has not reached this environment yet (lazy
+ *     mode before resolution: no credential variable of the tree's is present);
+ *   - the program's otherwise: a value a parent set itself (MinIO keys, another region),
+ *     or a removal (env -u).
+ * Regions are the tree's only when equal to the segment's. Later, the program's own
+ * setenv/putenv/unsetenv/clearenv change environ's entry for the variable: as soon as the
+ * entry is no longer the one the tree's value sat in, the variable is the program's. (The
+ * entry is watched through a per-thread cache of its slot in environ: no scan per call.)
  *
  * Per-thread generation rule (on top of the process rule in segment_read.c): a thread
  * keeps the snapshot it last used, and takes the process's current one only
  *   - when it has none,
  *   - when it reads AWS_ACCESS_KEY_ID (every SDK reads the key id first, then the secret
  *     and the token), or
- *   - when its snapshot expired more than STALE_GRACE seconds ago (a thread that never
- *     reads the key id must not serve dead credentials forever).
+ *   - when its snapshot has expired (dead values are worth nothing; a thread that never
+ *     reads the key id must not serve them while a newer generation exists).
  * So the key id, secret and token one thread reads in a row come from one generation. */
 #include <errno.h>
 #include <stdint.h>
@@ -21,9 +37,6 @@
 #include "clock.h"
 #include "segment_read.h"
 #include "shim.h"
-#include "str.h"
-
-#define STALE_GRACE 60
 
 extern char **environ;
 
@@ -33,14 +46,16 @@ enum var {
     V_TOKEN,
     V_SECURITY_TOKEN,
     V_EXPIRATION,
+    V_SESSION_EXPIRATION,
     V_REGION,
     V_DEFAULT_REGION,
     V_COUNT
 };
 
-static const char *const var_names[V_COUNT] = {
+/* Arrays, not pointers: no relocation for ld.so to apply in every process. */
+static const char var_names[V_COUNT][26] = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
 };
 
 static __thread const struct awsr_seg_slot *t_snap;
@@ -217,41 +232,11 @@ bool awsr_shim_disabled(void)
     return s != 0;
 }
 
-/* name starts with "AWS_": which of ours it is, or -1. Rejects on the fifth and sixth
- * characters before comparing the rest, so other AWS_ names cost a few instructions. */
-static int which_var(const char *name)
-{
-    const char *s = name + 4;
-    switch (s[0]) {
-    case 'A':
-        return s[1] == 'C' && awsr_str_eq(s + 2, "CESS_KEY_ID") ? V_AKID : -1;
-    case 'S':
-        if (s[1] == 'E') {
-            if (s[2] == 'C')
-                return awsr_str_eq(s + 3, "RET_ACCESS_KEY") ? V_SECRET
-                       : awsr_str_eq(s + 3, "URITY_TOKEN")  ? V_SECURITY_TOKEN : -1;
-            return awsr_str_eq(s + 2, "SSION_TOKEN") ? V_TOKEN : -1;
-        }
-        return -1;
-    case 'C':
-        return s[1] == 'R' && awsr_str_eq(s + 2, "EDENTIAL_EXPIRATION") ? V_EXPIRATION : -1;
-    case 'R':
-        return s[1] == 'E' && awsr_str_eq(s + 2, "GION") ? V_REGION : -1;
-    case 'D':
-        return s[1] == 'E' && awsr_str_eq(s + 2, "FAULT_REGION") ? V_DEFAULT_REGION : -1;
-    default:
-        return -1;
-    }
-}
-
 static const struct awsr_seg_slot *thread_snapshot(int v)
 {
     const struct awsr_seg_slot *mine = t_snap;
     int64_t now = awsr_clock_now();
-    int64_t stale = INT64_MAX; /* saturated: the expiration comes from the segment's bytes */
-    if (mine && __builtin_add_overflow(mine->expiration, STALE_GRACE, &stale))
-        stale = INT64_MAX;
-    if (mine && v != V_AKID && !(mine->expiration && now >= stale))
+    if (mine && v != V_AKID && !(mine->expiration && now >= mine->expiration))
         return mine;
     /* Region reads never ask: the launcher knows the region without resolving. */
     bool may_ask = v != V_REGION && v != V_DEFAULT_REGION;
@@ -271,8 +256,6 @@ static const char *nonempty(const char *s)
  * when there is no segment or no credentials yet, so environ answers. */
 static bool answer(int v, const char **out)
 {
-    if (awsr_shim_disabled())
-        return false;
     int saved = errno;
     const struct awsr_seg_slot *s = thread_snapshot(v);
     errno = saved;
@@ -290,6 +273,7 @@ static bool answer(int v, const char **out)
         *out = nonempty(s->session_token);
         return true;
     case V_EXPIRATION:
+    case V_SESSION_EXPIRATION:
         *out = nonempty(s->expiration_text);
         return true;
     default: /* a region the launcher did not know: keep the environment's */
@@ -298,13 +282,181 @@ static bool answer(int v, const char **out)
     }
 }
 
-/* A variable the segment may answer: out of line, with the clock read and the snapshot. */
-__attribute__((noinline)) static char *aws_answer(int v, const char *name)
+/* ---- ownership (see the rule at the top) ----------------------------------------------- */
+
+/* "NAME=" of each variable, zero-padded for word compares. */
+static const char var_eq[V_COUNT][32] __attribute__((aligned(8))) = {
+    "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_SECURITY_TOKEN=",
+    "AWS_CREDENTIAL_EXPIRATION=", "AWS_SESSION_EXPIRATION=", "AWS_REGION=", "AWS_DEFAULT_REGION=",
+};
+static const unsigned char var_eq_len[V_COUNT] = {18, 22, 18, 19, 26, 23, 11, 19};
+_Static_assert(sizeof "AWS_ACCESS_KEY_ID=" - 1 == 18 && sizeof "AWS_SECRET_ACCESS_KEY=" - 1 == 22 &&
+               sizeof "AWS_SESSION_TOKEN=" - 1 == 18 && sizeof "AWS_SECURITY_TOKEN=" - 1 == 19 &&
+               sizeof "AWS_CREDENTIAL_EXPIRATION=" - 1 == 26 &&
+               sizeof "AWS_SESSION_EXPIRATION=" - 1 == 23 && sizeof "AWS_REGION=" - 1 == 11 &&
+               sizeof "AWS_DEFAULT_REGION=" - 1 == 19, "var_eq_len");
+
+/* Which history a variable's values are looked up in (regions have none). */
+static const signed char var_field[V_COUNT] = {
+    AWSR_ISSUED_AKID, AWSR_ISSUED_SECRET, AWSR_ISSUED_TOKEN, AWSR_ISSUED_TOKEN,
+    AWSR_ISSUED_EXPIRY, AWSR_ISSUED_EXPIRY, -1, -1,
+};
+
+/* g_inst[v]: NULL = the tree's, absent from environ (the segment answers); an environ entry
+ * ("NAME=value") = the tree's, while environ still holds that very entry; PROGRAMS = the
+ * program's (environ answers). Written at start, and once more when the program sets a
+ * variable the tree had left absent (NULL -> PROGRAMS); never freed entries, so a stale
+ * pointer compare is harmless. */
+static const char programs_mark[1];
+#define PROGRAMS programs_mark
+static const char *g_inst[V_COUNT];
+
+enum { OWNER_UNKNOWN, OWNER_EARLY, OWNER_FINAL }; /* classified: not yet, before the
+                                                      constructor (no rewrites), by it */
+static int g_owner_ready;
+
+static void classify_early(void);
+
+/* Where a variable's entry sat in environ when this thread last looked: while environ is
+ * the same array and that slot still holds the same entry, the entry is unchanged (setenv,
+ * putenv and unsetenv replace or move the slot's pointer; clearenv resets environ). */
+struct env_slot {
+    char **env, **slot;
+    char *entry;
+};
+static __thread struct env_slot t_slot[V_COUNT];
+
+/* Reads a word at a time that may pass a NUL inside its page: never instrumented by ASan,
+ * and inlined (on the getenv path) only in builds without ASan, which would instrument the
+ * inlined copy. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNCHECKED_WORD_READS __attribute__((no_sanitize_address, noinline))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNCHECKED_WORD_READS __attribute__((no_sanitize_address, noinline))
+#endif
+#endif
+#ifndef UNCHECKED_WORD_READS
+#define UNCHECKED_WORD_READS __attribute__((always_inline)) inline
+#endif
+
+/* Whether s starts with the first n bytes of "NAME=" of v: a word at a time when s's first
+ * 32 bytes lie in one page, else byte by byte (stops at s's NUL: var_eq has none before
+ * its end). */
+static UNCHECKED_WORD_READS bool starts_as(const char *s, int v, size_t n)
 {
-    const char *r;
+    const char *ref = var_eq[v];
+    size_t k = 0;
+    if (((uintptr_t)s & 4095) > 4096 - 32) {
+        for (; k < n; k++)
+            if (s[k] != ref[k])
+                return false;
+        return true;
+    }
+    for (; k + 8 <= n; k += 8)
+        if (*(const unaligned_word *)(s + k) != *(const uint64_t *)(const void *)(ref + k))
+            return false;
+    return k == n || ((*(const unaligned_word *)(s + k) ^
+                       *(const uint64_t *)(const void *)(ref + k)) & low_bytes[n - k]) == 0;
+}
+
+/* e is an environ entry defining v ("NAME=..."). */
+__attribute__((always_inline)) static inline bool entry_matches(const char *e, int v)
+{
+    return starts_as(e, v, var_eq_len[v]);
+}
+
+/* The first environ entry defining v, or NULL; remembers its slot for this thread. */
+__attribute__((noinline)) static char *environ_entry_scan(int v, char **env, struct env_slot *c)
+{
+    c->slot = NULL;
+    for (char **ep = env; ep && *ep; ep++) {
+        if (entry_matches(*ep, v)) {
+            *c = (struct env_slot){env, ep, *ep};
+            return *ep;
+        }
+    }
+    return NULL;
+}
+
+static inline char *environ_entry(int v)
+{
+    char **env = environ;
+    struct env_slot *c = &t_slot[v];
+    if (c->slot && c->env == env && *c->slot == c->entry)
+        return c->entry;
+    return environ_entry_scan(v, env, c);
+}
+
+/* environ's entry for v is not the tree's: the program's value (NULL: removed). A value
+ * set where the tree had put nothing stays the program's, also once unset again (only
+ * after the constructor, whose own setenv must not count). */
+__attribute__((noinline)) static char *programs_value(int v, char *entry)
+{
+    if (!entry)
+        return NULL;
+    const char *none = NULL;
+    if (__atomic_load_n(&g_owner_ready, __ATOMIC_ACQUIRE) == OWNER_FINAL)
+        __atomic_compare_exchange_n(&g_inst[v], &none, PROGRAMS, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE);
+    return entry + var_eq_len[v];
+}
+
+/* Whether name is v's name (its "NAME=" up to the '=', then the NUL). */
+static bool name_is(const char *name, int v)
+{
+    size_t n = var_eq_len[v] - 1u;
+    return starts_as(name, v, n) && name[n] == '\0';
+}
+
+/* name starts with "AWS_" and one of AC, SE, CR, RE, DE: which of ours it is, or -1.
+ * Picks the one candidate by name[4] (and name[6..7] for the SE names), then compares the
+ * whole name once. */
+static int which_var(const char *name)
+{
+    int v;
+    switch (name[4]) {
+    case 'A': v = V_AKID; break;
+    case 'S': /* name[7] is read only after a non-NUL name[6] */
+        if (name[6] == 'S')
+            return name_is(name, V_TOKEN) ? V_TOKEN
+                   : name_is(name, V_SESSION_EXPIRATION) ? V_SESSION_EXPIRATION : -1;
+        v = name[6] != 'C' ? -1 : name[7] == 'R' ? V_SECRET : V_SECURITY_TOKEN; break;
+    case 'C': v = V_EXPIRATION; break;
+    case 'R': v = V_REGION; break;
+    default: v = V_DEFAULT_REGION; break; /* 'D': getenv let no other letter through */
+    }
+    return v >= 0 && name_is(name, v) ? v : -1;
+}
+
+/* One of our variables: the program's value from environ, or the tree's from the
+ * segment (with the clock read and the snapshot). */
+static inline char *aws_answer(int v, const char *name)
+{
+    /* Nothing is classified in setuid processes (the shim does nothing there), so one
+     * test covers both on the common path. */
+    if (__builtin_expect(__atomic_load_n(&g_owner_ready, __ATOMIC_ACQUIRE) == OWNER_UNKNOWN, 0)) {
+        if (awsr_shim_disabled())
+            return (char *)awsr_shim_raw_getenv(name);
+        classify_early();
+    }
+    char *entry = environ_entry(v);
+    if (__builtin_expect(entry != __atomic_load_n(&g_inst[v], __ATOMIC_ACQUIRE), 0))
+        return programs_value(v, entry);
+    const char *r; /* the tree's: live from the segment */
     if (answer(v, &r))
         return (char *)r;
-    return (char *)awsr_shim_raw_getenv(name);
+    return entry ? entry + var_eq_len[v] : NULL;
+}
+
+/* A name starting "AWS_" and one of AC, SE, CR, RE, DE: out of line, so that the inline
+ * scan for every other name keeps its registers. */
+__attribute__((noinline)) static char *aws_lookup(const char *name)
+{
+    int v = which_var(name);
+    if (v < 0)
+        return (char *)awsr_shim_raw_getenv(name);
+    return aws_answer(v, name);
 }
 
 /* Names that are ours all start "AWS_" and continue with one of AC, SE, CR, RE, DE: any
@@ -316,11 +468,8 @@ AWSR_EXPORT char *getenv(const char *name)
         name[3] == '_') {
         char c = name[4];
         char d = c == 'A' ? 'C' : c == 'C' ? 'R' : c == 'S' || c == 'R' || c == 'D' ? 'E' : 0;
-        if (d && name[5] == d) { /* name[5] is read only after a non-NUL name[4] */
-            int v = which_var(name);
-            if (v >= 0)
-                return aws_answer(v, name);
-        }
+        if (d && name[5] == d) /* name[5] is read only after a non-NUL name[4] */
+            return aws_lookup(name);
     }
     return scan_environ(name);
 }
@@ -367,6 +516,11 @@ __attribute__((no_sanitize_address)) static bool env_equals(const char *env, con
             k++;
             continue;
         }
+        for (; k + 16 <= stop; k += 16) /* two words a round: tokens are 1-2 KiB */
+            if (((*(const unaligned_word *)(env + k) ^ *(const unaligned_word *)(field + k)) |
+                 (*(const unaligned_word *)(env + k + 8) ^
+                  *(const unaligned_word *)(field + k + 8))) != 0)
+                return false;
         for (; k + 8 <= stop; k += 8)
             if (*(const unaligned_word *)(env + k) != *(const unaligned_word *)(field + k))
                 return false;
@@ -377,58 +531,58 @@ __attribute__((no_sanitize_address)) static bool env_equals(const char *env, con
     return env[n] == '\0';
 }
 
-/* "NAME=" of each variable the constructor writes, zero-padded for word compares. */
-static const char var_eq[V_COUNT][32] __attribute__((aligned(8))) = {
-    "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_SECURITY_TOKEN=",
-    "AWS_CREDENTIAL_EXPIRATION=", "AWS_REGION=", "AWS_DEFAULT_REGION=",
-};
-static const unsigned char var_eq_len[V_COUNT] = {18, 22, 18, 19, 26, 11, 19};
-_Static_assert(sizeof "AWS_ACCESS_KEY_ID=" - 1 == 18 && sizeof "AWS_SECRET_ACCESS_KEY=" - 1 == 22 &&
-               sizeof "AWS_SESSION_TOKEN=" - 1 == 18 && sizeof "AWS_SECURITY_TOKEN=" - 1 == 19 &&
-               sizeof "AWS_CREDENTIAL_EXPIRATION=" - 1 == 26 && sizeof "AWS_REGION=" - 1 == 11 &&
-               sizeof "AWS_DEFAULT_REGION=" - 1 == 19, "var_eq_len");
-
-/* The variable an environ entry starting "AWS_" defines, if it is one the constructor
- * writes: picked by the characters after "AWS_", then its whole "NAME=" compared once,
- * a word at a time when the entry's first 32 bytes lie in one page (the reads may pass
- * the entry's NUL inside that page: no ASan), else byte by byte. */
-__attribute__((no_sanitize_address)) static int entry_var(const char *e, const char **value)
+/* The variable an environ entry starting "AWS_" defines, if it is one of ours: picked by
+ * the characters after "AWS_", then its whole "NAME=" compared once. */
+__attribute__((always_inline)) static inline int entry_var(const char *e)
 {
     int v;
     switch (e[4]) {
     case 'A': v = V_AKID; break;
     case 'S': /* e[7] is read only after a non-NUL e[6] */
-        v = e[5] != 'E' ? -1 : e[6] == 'S' ? V_TOKEN : e[6] != 'C' ? -1
-                                 : e[7] == 'R' ? V_SECRET : V_SECURITY_TOKEN; break;
+        if (e[5] != 'E')
+            return -1;
+        if (e[6] == 'S') /* AWS_SESSION_TOKEN or AWS_SESSION_EXPIRATION */
+            return entry_matches(e, V_TOKEN) ? V_TOKEN
+                   : entry_matches(e, V_SESSION_EXPIRATION) ? V_SESSION_EXPIRATION : -1;
+        v = e[6] != 'C' ? -1 : e[7] == 'R' ? V_SECRET : V_SECURITY_TOKEN; break;
     case 'C': v = V_EXPIRATION; break;
     case 'R': v = V_REGION; break;
     case 'D': v = V_DEFAULT_REGION; break;
     default: return -1;
     }
-    if (v < 0)
-        return -1;
-    const char *ref = var_eq[v];
-    size_t len = var_eq_len[v];
-    if (((uintptr_t)e & 4095) <= 4096 - 32) {
-        size_t k = 0;
-        for (; k + 8 <= len; k += 8)
-            if (*(const unaligned_word *)(e + k) != *(const uint64_t *)(const void *)(ref + k))
-                return -1;
-        if (k < len && ((*(const unaligned_word *)(e + k) ^
-                         *(const uint64_t *)(const void *)(ref + k)) & low_bytes[len - k]))
-            return -1;
-    } else {
-        for (size_t k = 0; k < len; k++) /* stops at e's NUL: ref has none before len */
-            if (e[k] != ref[k])
-                return -1;
-    }
-    *value = e + len;
-    return v;
+    return v >= 0 && entry_matches(e, v) ? v : -1;
 }
 
-/* Sets name=value in environ; an empty value removes the variable. Only reached when the
- * current value differs (so setenv's allocation happens only for stale environments). */
-static void put_env(int v, const char *value)
+/* One pass over environ: the first entry of each of our variables into have[], and the
+ * value of AWSROLE_SEGMENT (NULL when absent). */
+static const char *environ_pass(char *have[V_COUNT])
+{
+    static const char seg_rest[] = "OLE_SEGMENT="; /* AWSR_SEG_ENV after "AWSR" */
+    _Static_assert(sizeof AWSR_SEG_ENV == 16, "AWSROLE_SEGMENT");
+    const char *seg = NULL;
+    for (char **ep = environ; ep && *ep; ep++) {
+        char *e = *ep;
+        if (e[0] != 'A' || e[1] != 'W' || e[2] != 'S')
+            continue;
+        if (e[3] == '_') {
+            int v = entry_var(e);
+            if (v >= 0 && !have[v])
+                have[v] = e;
+        } else if (e[3] == 'R' && !seg) {
+            size_t k = 0;
+            while (k < sizeof seg_rest - 1 && e[4 + k] == seg_rest[k])
+                k++;
+            if (k == sizeof seg_rest - 1)
+                seg = e + 4 + k;
+        }
+    }
+    return seg;
+}
+
+/* Sets name=value in environ (an empty value removes the variable) and returns the entry
+ * now holding it. Only reached for stale or missing values (so setenv's allocation
+ * happens only for stale environments). */
+static char *put_env(int v, const char *value)
 {
     int saved = errno;
     if (!value[0])
@@ -436,12 +590,96 @@ static void put_env(int v, const char *value)
     else
         setenv(var_names[v], value, 1);
     errno = saved;
+    struct env_slot scratch;
+    return environ_entry_scan(v, environ, &scratch);
+}
+
+enum kind { K_ABSENT, K_CURRENT, K_ISSUED, K_OTHER };
+
+/* Where each variable's value lies in a snapshot, and its recorded length. */
+static const unsigned short want_at[V_COUNT] = {
+    offsetof(struct awsr_seg_slot, access_key_id), offsetof(struct awsr_seg_slot, secret_access_key),
+    offsetof(struct awsr_seg_slot, session_token), offsetof(struct awsr_seg_slot, session_token),
+    offsetof(struct awsr_seg_slot, expiration_text), offsetof(struct awsr_seg_slot, expiration_text),
+    offsetof(struct awsr_seg_slot, region), offsetof(struct awsr_seg_slot, region),
+};
+static const unsigned char want_len_at[V_COUNT] = {
+    offsetof(struct awsr_snap_lens, access_key_id), offsetof(struct awsr_snap_lens, secret_access_key),
+    offsetof(struct awsr_snap_lens, session_token), offsetof(struct awsr_snap_lens, session_token),
+    offsetof(struct awsr_snap_lens, expiration_text), offsetof(struct awsr_snap_lens, expiration_text),
+    offsetof(struct awsr_snap_lens, region), offsetof(struct awsr_snap_lens, region),
+};
+
+static const char *want_of(const struct awsr_seg_slot *s, int v)
+{
+    return (const char *)s + want_at[v];
+}
+
+static uint32_t want_len_of(const struct awsr_seg_slot *s, int v)
+{
+    uint32_t n;
+    __builtin_memcpy(&n, (const char *)awsr_seg_snapshot_lens(s) + want_len_at[v], sizeof n);
+    return n;
+}
+
+/* Decides who owns each variable (the rule at the top) from the entries inherited in
+ * have[] and the current snapshot s (NULL: none yet); with `write`, stale and missing
+ * tree values in environ are replaced by s's. */
+static void classify(char *const have[V_COUNT], const struct awsr_seg_slot *s, bool write)
+{
+    enum kind kind[V_COUNT];
+    bool reached = false; /* a credential value of the tree's is in this environment */
+    for (int v = 0; v < V_COUNT; v++) {
+        const char *value = have[v] ? have[v] + var_eq_len[v] : NULL;
+        if (!value)
+            kind[v] = K_ABSENT;
+        else if (s && want_of(s, v)[0] && env_equals(value, want_of(s, v), want_len_of(s, v)))
+            kind[v] = K_CURRENT;
+        else if (var_field[v] >= 0 && awsr_seg_issued(var_field[v], value))
+            kind[v] = K_ISSUED;
+        else
+            kind[v] = K_OTHER;
+        if (var_field[v] >= 0 && (kind[v] == K_CURRENT || kind[v] == K_ISSUED))
+            reached = true;
+    }
+    /* Absent means removed unless the variables were never put here: lazy mode (or no
+     * generation yet) and no credential value of the tree's around. */
+    bool absent_is_removal = reached || (s && !(s->seg_flags & AWSR_SEG_F_LAZY));
+    for (int v = 0; v < V_COUNT; v++) {
+        const char *inst = PROGRAMS;
+        if (kind[v] == K_CURRENT)
+            inst = have[v];
+        else if (var_field[v] < 0) /* a region: the tree's only when equal to the segment's */
+            inst = PROGRAMS;
+        else if (kind[v] == K_ISSUED)
+            inst = write && s ? put_env(v, want_of(s, v)) : have[v];
+        else if (kind[v] == K_ABSENT && !absent_is_removal)
+            inst = write && s && want_of(s, v)[0] ? put_env(v, want_of(s, v)) : NULL;
+        __atomic_store_n(&g_inst[v], inst, __ATOMIC_RELEASE);
+    }
+}
+
+/* getenv of one of ours before the constructor ran (another library's constructor): the
+ * same decisions, without touching environ. */
+__attribute__((noinline, cold)) static void classify_early(void)
+{
+    int saved = errno;
+    char *have[V_COUNT] = {0};
+    const struct awsr_seg_slot *s = NULL;
+    if (environ_pass(have))
+        s = awsr_seg_snapshot(awsr_clock_now(), false);
+    classify(have, s, false);
+    int unknown = OWNER_UNKNOWN;
+    __atomic_compare_exchange_n(&g_owner_ready, &unknown, OWNER_EARLY, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
+    errno = saved;
 }
 
 /* Runtimes that copy environ at start-up (CPython, Java, Perl, bash) see only what is in
- * it before main: write the current generation there. Never asks in lazy mode. One pass
- * over environ finds both AWSROLE_SEGMENT and the variables we write (the first
- * definition of each: the one getenv and setenv see). */
+ * it before main: write the current generation there, over the tree's stale values (never
+ * over the program's own). Never asks in lazy mode. One pass over environ finds both
+ * AWSROLE_SEGMENT and our variables (the first definition of each: the one getenv and
+ * setenv see). */
 #ifdef AWSR_SHIM_TESTING
 AWSR_HIDDEN void awsr_shim_env_init(void)
 {
@@ -453,26 +691,8 @@ __attribute__((constructor, cold)) AWSR_HIDDEN void awsr_shim_env_init(int argc,
                                                                        char **envp)
 {
 #endif
-    static const char seg_rest[] = "OLE_SEGMENT="; /* AWSR_SEG_ENV after "AWSR" */
-    _Static_assert(sizeof AWSR_SEG_ENV == 16, "AWSROLE_SEGMENT");
-    const char *have[V_COUNT] = {0};
-    const char *seg = NULL;
-    for (char **ep = environ; ep && *ep; ep++) {
-        const char *e = *ep, *value;
-        if (e[0] != 'A' || e[1] != 'W' || e[2] != 'S')
-            continue;
-        if (e[3] == '_') {
-            int v = entry_var(e, &value);
-            if (v >= 0 && !have[v])
-                have[v] = value;
-        } else if (e[3] == 'R' && !seg) {
-            size_t k = 0;
-            while (k < sizeof seg_rest - 1 && e[4 + k] == seg_rest[k])
-                k++;
-            if (k == sizeof seg_rest - 1)
-                seg = e + 4 + k;
-        }
-    }
+    char *have[V_COUNT] = {0};
+    const char *seg = environ_pass(have);
     if (!seg)
         return;
     /* AT_SECURE without getauxval when the vector is at hand: binding getauxval costs a
@@ -485,23 +705,73 @@ __attribute__((constructor, cold)) AWSR_HIDDEN void awsr_shim_env_init(int argc,
     if (awsr_shim_disabled())
         return;
     const struct awsr_seg_slot *s = awsr_seg_snapshot_at_start(seg);
+    if (s)
+        t_snap = s;
+    classify(have, s, true);
+    __atomic_store_n(&g_owner_ready, OWNER_FINAL, __ATOMIC_RELEASE);
+}
+
+/* ---- envp handed to a new program (exec.c) ----------------------------------------------- */
+
+/* The variable a credential entry of an envp defines when its value is a stale one this
+ * tree issued (not the current one, not the program's own), else -1. */
+static int stale_entry(const char *e, const struct awsr_seg_slot *s)
+{
+    if (e[0] != 'A' || e[1] != 'W' || e[2] != 'S' || e[3] != '_')
+        return -1;
+    int v = entry_var(e);
+    if (v < 0 || var_field[v] < 0)
+        return -1;
+    const char *value = e + var_eq_len[v];
+    if (want_of(s, v)[0] && env_equals(value, want_of(s, v), want_len_of(s, v)))
+        return -1;
+    return awsr_seg_issued(var_field[v], value) ? v : -1;
+}
+
+static char *const *renew(char *const envp[], struct awsr_envp_scratch *sc)
+{
+    const struct awsr_seg_slot *s = awsr_seg_snapshot(awsr_clock_now(), false);
     if (!s)
-        return;
-    t_snap = s;
-    const struct awsr_snap_lens *len = awsr_seg_snapshot_lens(s);
-    const char *want[V_COUNT] = {
-        s->access_key_id, s->secret_access_key, s->session_token, s->session_token,
-        s->expiration_text, s->region, s->region,
-    };
-    const uint32_t want_len[V_COUNT] = {
-        len->access_key_id, len->secret_access_key, len->session_token, len->session_token,
-        len->expiration_text, len->region, len->region,
-    };
-    for (int v = 0; v < V_COUNT; v++) {
-        if ((v == V_REGION || v == V_DEFAULT_REGION) && !s->region[0])
-            continue; /* a region the launcher did not know: keep the environment's */
-        if (!want[v][0] ? have[v] != NULL
-                        : !have[v] || !env_equals(have[v], want[v], want_len[v]))
-            put_env(v, want[v]);
+        return envp;
+    size_t n = 0;
+    bool stale = false;
+    for (; envp[n]; n++)
+        stale = stale || stale_entry(envp[n], s) >= 0;
+    if (!stale || n >= AWSR_ENVP_MAX)
+        return envp; /* the common case: nothing to do (or too large to copy) */
+    size_t k = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = stale_entry(envp[i], s);
+        if (v < 0) {
+            sc->array[k++] = envp[i];
+            continue;
+        }
+        const char *want = want_of(s, v);
+        size_t eq = var_eq_len[v], len = want_len_of(s, v);
+        if (!want[0])
+            continue; /* the current generation has none: dropped */
+        if (used + eq + len + 1 > sizeof sc->strings) {
+            sc->array[k++] = envp[i];
+            continue;
+        }
+        char *d = sc->strings + used;
+        for (size_t j = 0; j < eq; j++)
+            d[j] = var_eq[v][j];
+        for (size_t j = 0; j <= len; j++) /* with its NUL */
+            d[eq + j] = want[j];
+        used += eq + len + 1;
+        sc->array[k++] = d;
     }
+    sc->array[k] = NULL;
+    return sc->array;
+}
+
+char *const *awsr_env_renew(char *const envp[], struct awsr_envp_scratch *sc)
+{
+    if (!envp || awsr_shim_disabled())
+        return envp;
+    int saved = errno;
+    char *const *out = renew(envp, sc);
+    errno = saved;
+    return out;
 }

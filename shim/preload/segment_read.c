@@ -10,7 +10,10 @@
  * STS credentials stay valid until their own expiry, so a new generation is not needed
  * earlier, and a rarely-moving snapshot keeps an SDK's three getenv calls on one set.
  * (env.c adds the per-thread part of the rule.) Old snapshots are never freed: callers
- * may hold getenv pointers for the life of the process. */
+ * may hold getenv pointers for the life of the process.
+ *
+ * Also answers "did this tree issue that value?" from the header's history of hashes
+ * (env.c's ownership rule). */
 #include "segment_read.h"
 
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "sys.h"
 
 #ifdef AWSR_SHIM_TESTING
 int awsr_seg_wait_seconds = 120;
@@ -47,34 +51,6 @@ static char g_seg_path[sizeof AWSR_SEG_SHM_DIR + AWSR_SEG_NAME_MAX] SMALL_DATA;
 static const struct awsr_seg_slot *g_snap SMALL_DATA;
 
 #ifndef AWSR_SHIM_TESTING
-/* Raw system calls, inline: no libc symbol to bind at start-up (each costs a lookup in
- * every process), no libc page to fault in, errno never touched. Returns -errno. */
-#if defined(__x86_64__)
-static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-#else
-static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-    int saved = errno;
-    long r = syscall(n, a, b, c, d, e, f);
-    if (r == -1) {
-        r = -errno;
-        errno = saved;
-    }
-    return r;
-}
-#endif
-
 static int raw_open(const char *path, int flags)
 {
     long r = sys6(SYS_openat, AT_FDCWD, (long)path, flags, 0, 0, 0);
@@ -496,6 +472,18 @@ const struct awsr_seg_slot *awsr_seg_snapshot_at_start(const char *seg_name)
     /* The time matters only once a snapshot exists (an earlier constructor asked). */
     bool have = __atomic_load_n(&g_snap, __ATOMIC_ACQUIRE) != NULL;
     return snapshot(have ? awsr_clock_now() : 0, false, seg_name);
+}
+
+bool awsr_seg_issued(int field, const char *value)
+{
+    if (__atomic_load_n(&g_seg_state, __ATOMIC_ACQUIRE) != SEG_ATTACHED)
+        return false;
+    const struct awsr_seg *m = __atomic_load_n(&g_seg, __ATOMIC_ACQUIRE);
+    uint32_t h = awsr_seg_value_hash(value);
+    for (int i = 0; i < AWSR_SEG_HISTORY; i++)
+        if (__atomic_load_n(&m->hdr.issued[field][i], __ATOMIC_ACQUIRE) == h)
+            return true;
+    return false;
 }
 
 #ifdef AWSR_SHIM_TESTING

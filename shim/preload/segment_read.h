@@ -32,6 +32,11 @@ AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot(int64_t now, bool may_
  * already found in environ (so it is not looked up twice). */
 AWSR_HIDDEN const struct awsr_seg_slot *awsr_seg_snapshot_at_start(const char *seg_name);
 
+/* True when `value` hashes like a value this tree issued for `field` (AWSR_ISSUED_*) in
+ * one of the last AWSR_SEG_HISTORY generations; false when no segment is attached. Reads
+ * the header (a page fault when idle): for the rare values that are not the current ones. */
+AWSR_HIDDEN bool awsr_seg_issued(int field, const char *value);
+
 /* Lengths of a snapshot's strings, recorded while copying them (so the constructor can
  * compare environ values length-first). They live at the start of the private block, just
  * before the slot copy (on the page the copy's strings start on), never in the segment. */

@@ -15,7 +15,10 @@
  * the reader attaches exactly when magic, version, header size and file size are right;
  * a snapshot exists exactly when the current slot has an even seq and a generation, and
  * then holds that slot's strings, NUL-terminated inside their fields; getenv answers from
- * the snapshot or falls back to the real environment. */
+ * the snapshot or from the real environment as the ownership rule says (env.c): the
+ * environment's AWS_SECURITY_TOKEN is the tree's only when the header's issued history (or
+ * the snapshot) holds it, absent credentials are the tree's only in a lazy segment that
+ * did not reach the environment, and the environment's region is the program's. */
 #define AWSR_SHIM_TESTING 1
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +47,7 @@ static char fifo_dir[] = "/tmp/awsr-fuzz-seg-XXXXXX";
 static char fifo_path[sizeof fifo_dir + 16];
 static int seg_fd = -1, fifo_fd = -1;
 static const char env_region[] = "region-from-environ";
+static const char env_token[] = "token-from-environ";
 
 static void cleanup(void)
 {
@@ -73,6 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     atexit(cleanup);
     setenv(AWSR_SEG_ENV, seg_name, 1);
     setenv("AWS_REGION", env_region, 1);
+    setenv("AWS_SECURITY_TOKEN", env_token, 1);
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
     unsetenv("AWS_SESSION_TOKEN");
@@ -128,28 +133,34 @@ static void expect_var(const char *name, const char *want)
         abort();
 }
 
-/* getenv answers from the snapshot (empty fields: unset; empty region: the environment). */
-static void check_getenv(const struct awsr_seg_slot *snap)
+static bool issued_in(const struct awsr_seg *img, int field, const char *value)
 {
-    if (!snap) {
-        expect_var("AWS_ACCESS_KEY_ID", NULL);
-        expect_var("AWS_SECRET_ACCESS_KEY", NULL);
-        expect_var("AWS_SESSION_TOKEN", NULL);
-        expect_var("AWS_REGION", env_region);
-        if (awsr_shim_credentials_file() != NULL)
-            abort();
-        return;
-    }
-    expect_var("AWS_ACCESS_KEY_ID", snap->access_key_id[0] ? snap->access_key_id : NULL);
-    expect_var("AWS_SECRET_ACCESS_KEY",
-               snap->secret_access_key[0] ? snap->secret_access_key : NULL);
-    expect_var("AWS_SESSION_TOKEN", snap->session_token[0] ? snap->session_token : NULL);
-    expect_var("AWS_SECURITY_TOKEN", snap->session_token[0] ? snap->session_token : NULL);
-    expect_var("AWS_CREDENTIAL_EXPIRATION",
-               snap->expiration_text[0] ? snap->expiration_text : NULL);
-    expect_var("AWS_REGION", snap->region[0] ? snap->region : env_region);
+    uint32_t h = awsr_seg_value_hash(value);
+    for (int i = 0; i < AWSR_SEG_HISTORY; i++)
+        if (img->hdr.issued[field][i] == h)
+            return true;
+    return false;
+}
+
+static const char *or_null(const char *s)
+{
+    return s[0] ? s : NULL;
+}
+
+/* getenv answers as the ownership rule says (see the top); empty fields are unset. */
+static void check_getenv(const struct awsr_seg_slot *snap, const struct awsr_seg *img, bool attached)
+{
+    bool tok_tree = (snap && strcmp(snap->session_token, env_token) == 0) ||
+                    (attached && issued_in(img, AWSR_ISSUED_TOKEN, env_token));
+    bool absent_tree = snap && (snap->seg_flags & AWSR_SEG_F_LAZY) && !tok_tree;
+    expect_var("AWS_ACCESS_KEY_ID", absent_tree ? or_null(snap->access_key_id) : NULL);
+    expect_var("AWS_SECRET_ACCESS_KEY", absent_tree ? or_null(snap->secret_access_key) : NULL);
+    expect_var("AWS_SESSION_TOKEN", absent_tree ? or_null(snap->session_token) : NULL);
+    expect_var("AWS_CREDENTIAL_EXPIRATION", absent_tree ? or_null(snap->expiration_text) : NULL);
+    expect_var("AWS_SECURITY_TOKEN", tok_tree && snap ? or_null(snap->session_token) : env_token);
+    expect_var("AWS_REGION", env_region);
     const char *cf = awsr_shim_credentials_file();
-    if (snap->credentials_path[0] ? cf != snap->credentials_path : cf != NULL)
+    if (snap && snap->credentials_path[0] ? cf != snap->credentials_path : cf != NULL)
         abort();
 }
 
@@ -202,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (snap1) {
         abort();
     }
-    check_getenv(snap1);
+    check_getenv(snap1, want, m != NULL);
 
     /* A second image over the live mapping; the reader moves to it only when allowed. */
     const struct awsr_seg_slot *snap2 = NULL;
@@ -231,6 +242,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     release(m, SEG, freed, &nfreed);
     awsr_seg_reset_for_tests();
     t_snap = NULL;
+    memset(g_inst, 0, sizeof g_inst); /* the next input is a fresh process */
+    memset(t_slot, 0, sizeof t_slot);
+    g_owner_ready = OWNER_UNKNOWN;
     drain_fifo();
     return 0;
 }

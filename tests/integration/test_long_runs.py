@@ -238,6 +238,50 @@ def test_renewal_reaches_live_getenv_and_the_credentials_file_without_prompt(aws
     assert "Enter MFA code" not in r.stderr
 
 
+# A parent that copied its environment at start (CPython) keeps passing the first
+# generation to its children after a renewal; each child's shim must renew that stale copy,
+# and must keep what the parent set or removed itself.
+STALE_PARENT_PY = r"""
+import json, os, subprocess, time
+
+def printenv(*names, env=None):
+    r = subprocess.run(["printenv"] + list(names), env=env, capture_output=True, text=True)
+    return r.stdout.split()
+
+start = os.environ["AWS_ACCESS_KEY_ID"]
+deadline = time.time() + 60
+while time.time() < deadline and printenv("AWS_ACCESS_KEY_ID") == [start]:
+    time.sleep(0.3)
+out = {"start": start, "start_token": os.environ["AWS_SESSION_TOKEN"]}
+out["child"] = printenv("AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                        "AWS_SESSION_EXPIRATION")
+out["minio"] = printenv("AWS_ACCESS_KEY_ID", "AWS_REGION",
+                        env=dict(os.environ, AWS_ACCESS_KEY_ID="MINIOKEY", AWS_REGION="eu-west-3"))
+out["removed"] = printenv("AWS_SESSION_TOKEN",
+                          env={k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"})
+print("PROBE " + json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_renewal_replaces_stale_copies_but_keeps_what_a_parent_set(awsenv, sts, tmp_path):
+    setup_profiles(awsenv)
+    prime_mfa_session(awsenv, sts)
+    sts.configure(credential_lifetime=24)
+    script = tmp_path / "stale_parent.py"
+    script.write_text(STALE_PARENT_PY)
+    r = awsenv.run(["-p", "long-run", "--", PY, str(script)],
+                   env_extra={"AWSROLE_REFRESH_MARGIN": "12"}, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = probe_output(r.stdout)
+    akid, token, exp, session_exp = out["child"]
+    assert akid != out["start"] and token != out["start_token"]
+    assert (akid, token) in {(k, t) for k, _, t in issued_triples(sts)}
+    assert session_exp == exp
+    assert out["minio"] == ["MINIOKEY", "eu-west-3"]
+    assert out["removed"] == []
+
+
 @pytest.mark.slow
 def test_tree_started_from_a_cache_hit_renews_the_same_way(awsenv, sts):
     """A cache hit starts the tree in the statically linked launcher, which renews through

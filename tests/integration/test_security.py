@@ -621,9 +621,11 @@ def test_shim_does_nothing_in_at_secure_processes(awsenv, sts, tree_factory):
         os.chmod(shim, 0o644)
         awsenv.seed()
         drop = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
-        # In the tree (segment owned by root, 0600): the plain probe as root reads it through
-        # the shim; the setuid-root probe started by nobody (euid root, AT_SECURE) must not.
-        script = ("env -u LD_PRELOAD AWS_ACCESS_KEY_ID=FROM-ENV {plain} {shim}; echo ---; "
+        # In the tree (segment owned by root, 0600): the plain probe as root reads the
+        # tree's key through the shim; the setuid-root probe started by nobody (euid root,
+        # AT_SECURE) gets only its environment (a value set for one command is the
+        # program's own in either case, so the plain probe keeps the tree's).
+        script = ("env -u LD_PRELOAD {plain} {shim}; echo ---; "
                   "{drop} env -u LD_PRELOAD AWS_ACCESS_KEY_ID=FROM-ENV {suid} {shim}"
                   ).format(plain=plain, suid=suid, shim=shim, drop=" ".join(drop))
         r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "sh", "-c", script])

@@ -4,7 +4,9 @@ read them: a C probe through getenv, CPython (os.environ, filled by the shim's
 constructor), Node (process.env -> getenv), Perl (%ENV), bash, a static binary (reached
 only through the real environment: LD_PRELOAD cannot reach it), a library constructor that
 runs before the shim's. Also: lazy requests, generation consistency under flips, hostile
-segments, and cleanup of /dev/shm and the private directory."""
+segments, and cleanup of /dev/shm and the private directory. And the ownership rule:
+values a program (or its parent) sets or removes itself win over the tree's, in-process and
+in the children it starts, while stale copies of what the tree issued are renewed."""
 
 import os
 import shutil
@@ -25,8 +27,8 @@ AKID = "AKIDSHIMTEST0001"
 SECRET = "shim/test/secret/0001"
 TOKEN = "shim-test-token-" + "t" * 1200
 CRED_VARS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-             "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION",
-             "AWS_DEFAULT_REGION"]
+             "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION",
+             "AWS_REGION", "AWS_DEFAULT_REGION"]
 
 pytestmark = pytest.mark.skipif(not (os.path.exists(SEGW) and os.path.exists(SHIM)),
                                 reason="run `make probes build/libawsrole-shim.so` first")
@@ -78,6 +80,7 @@ def assert_creds(vals):
     assert vals["AWS_SESSION_TOKEN"] == TOKEN
     assert vals["AWS_SECURITY_TOKEN"] == TOKEN
     assert vals["AWS_CREDENTIAL_EXPIRATION"].endswith("Z")
+    assert vals["AWS_SESSION_EXPIRATION"] == vals["AWS_CREDENTIAL_EXPIRATION"]
     assert vals["AWS_REGION"] == "eu-central-1"
 
 
@@ -226,16 +229,238 @@ def test_library_constructor_before_shim_constructor(env):
     assert vals["main_getenv"] == AKID
 
 
+def gen_of(akid):
+    assert akid.startswith("ASIAGEN"), akid
+    return int(akid[7:])
+
+
 def test_stale_environment_replaced_by_constructor(env):
-    """A long-lived parent (bash, make) passes a startup snapshot to its children: each
-    child's constructor rewrites environ from the segment."""
-    code = "export AWS_ACCESS_KEY_ID=STALE AWS_SESSION_TOKEN=STALE; exec %s" % PYTHON + \
-        " -c 'import os; print(\"AWS_ACCESS_KEY_ID=\" + os.environ[\"AWS_ACCESS_KEY_ID\"]);" \
-        " print(\"AWS_SESSION_TOKEN=\" + os.environ[\"AWS_SESSION_TOKEN\"])'"
-    r = segw(env, ["bash", "-c", code], ["--no-env"])
+    """A long-lived parent (bash) passes its start-up copy to its children after a renewal:
+    each dynamic child's constructor recognises the old generation's values as the tree's
+    and rewrites them with the current one (AWS_SESSION_EXPIRATION too)."""
+    names = ["AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+             "AWS_SESSION_EXPIRATION"]
+    py = ("import os\n"
+          "for k in %r: print(k + '=' + os.environ.get(k, '-')[:30])" % names)
+    script = ('echo "bash=$AWS_ACCESS_KEY_ID"; sleep 2; exec %s -c "%s"'
+              % (PYTHON, py.replace('"', '\\"')))
+    # A generation a second, 10 s from expiry (so processes follow), two in all.
+    r = segw(env, ["bash", "-c", script],
+             ["--flip-us", "1000000", "--max-generations", "2", "--expires-in", "10"])
+    assert r.returncode == 0, r.stderr
     vals = probe_values(r.stdout)
-    assert vals["AWS_ACCESS_KEY_ID"] == AKID
-    assert vals["AWS_SESSION_TOKEN"] == TOKEN
+    assert gen_of(vals["bash"]) == 1, r.stdout
+    assert gen_of(vals["AWS_ACCESS_KEY_ID"]) == 2, r.stdout
+    assert vals["AWS_SESSION_TOKEN"].startswith("token-2-")
+    assert vals["AWS_SESSION_EXPIRATION"] == vals["AWS_CREDENTIAL_EXPIRATION"][:30]
+
+
+STATIC = os.path.join(PROBES, "getenv_probe_static")
+RENEWAL = ["--flip-us", "1000000", "--max-generations", "2", "--expires-in", "10"]
+
+
+def static_after_renewal(env, parent_cmd):
+    """Runs parent_cmd (which waits 2 s, then starts the static probe) under a segment
+    that renews once after 1 s; returns the static probe's values."""
+    r = segw(env, parent_cmd, RENEWAL)
+    assert r.returncode == 0, r.stderr
+    return probe_values(r.stdout)
+
+
+def test_static_program_started_late_by_a_stale_parent_gets_fresh_values(env):
+    """bash hands its start-up copy (generation 1) to execve after the renewal: the shim's
+    exec wrapper in bash replaces the tree's stale values, so even a static program (which
+    no constructor reaches) starts with generation 2."""
+    vals = static_after_renewal(env, ["bash", "-c", "sleep 2; %s" % STATIC])
+    assert gen_of(vals["AWS_ACCESS_KEY_ID"]) == 2
+    assert vals["AWS_SECRET_ACCESS_KEY"].startswith("secret/2/")
+    assert vals["AWS_SESSION_TOKEN"].startswith("token-2-")
+    assert vals["AWS_SECURITY_TOKEN"] == vals["AWS_SESSION_TOKEN"]
+    assert vals["AWS_SESSION_EXPIRATION"] == vals["AWS_CREDENTIAL_EXPIRATION"]
+
+
+@pytest.mark.parametrize("how", ["subprocess", "posix_spawn", "execv", "execle", "execlp"])
+def test_exec_family_renews_stale_values_for_static_programs(env, how):
+    """CPython's copy of the environment is generation 1: each way it starts a program
+    (vfork + execve, posix_spawn, and, through ctypes, the exec functions) passes it on
+    renewed."""
+    start = {
+        "subprocess": "subprocess.run([S], env=dict(os.environ))",
+        "posix_spawn": "os.waitpid(os.posix_spawn(S, [S], dict(os.environ)), 0)",
+        "execv": "os.execv(S, [S])",
+        "execle": "libc.execle(S.encode(), S.encode(), None, envp)",
+        "execlp": "os.environ['PATH'] = os.path.dirname(S); os.putenv('PATH', os.environ['PATH']);"
+                  " libc.execlp(os.path.basename(S).encode(), b'p', None)",
+    }[how]
+    code = ("import ctypes, os, subprocess, sys, time\n"
+            "S = %r\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "old = [('%%s=%%s' %% kv).encode() for kv in os.environ.items()]\n"
+            "envp = (ctypes.c_char_p * (len(old) + 1))(*old, None)\n"
+            "time.sleep(2)\n"
+            "sys.stdout.flush()\n"
+            "%s\n" % (STATIC, start))
+    vals = static_after_renewal(env, [PYTHON, "-c", code])
+    assert gen_of(vals["AWS_ACCESS_KEY_ID"]) == 2, vals
+    assert vals["AWS_SESSION_TOKEN"].startswith("token-2-")
+
+
+def test_exec_wrapper_keeps_the_programs_values_and_removals(env):
+    script = ("sleep 2; AWS_ACCESS_KEY_ID=MINIOKEY AWS_REGION=eu-west-3 %s; echo --;"
+              " unset AWS_SESSION_TOKEN; %s" % (STATIC, STATIC))
+    r = segw(env, ["bash", "-c", script], RENEWAL)
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.split("--\n")
+    a, b = probe_values(first), probe_values(second)
+    assert a["AWS_ACCESS_KEY_ID"] == "MINIOKEY" and a["AWS_REGION"] == "eu-west-3"
+    assert a["AWS_SECRET_ACCESS_KEY"].startswith("secret/2/")  # stale tree value: renewed
+    assert b["AWS_SESSION_TOKEN"] is None
+    assert gen_of(b["AWS_ACCESS_KEY_ID"]) == 2
+
+
+def test_exec_wrapper_chains_to_another_preload_library(env):
+    """With a second library in LD_PRELOAD that wraps execve too, the shim's wrapper calls
+    it (not the raw system call), with the renewed environment."""
+    other = os.path.join(PROBES, "libother_execve.so")
+    r = segw(dict(env, LD_PRELOAD=other), ["bash", "-c", "sleep 2; %s" % STATIC], RENEWAL)
+    assert r.returncode == 0, r.stderr
+    assert "other-execve" in r.stderr
+    assert gen_of(probe_values(r.stdout)["AWS_ACCESS_KEY_ID"]) == 2
+
+
+def test_exec_wrappers_keep_libc_behaviour(env, tmp_path):
+    """PATH search, scripts without #!, errors: as glibc's exec functions."""
+    script = tmp_path / "noshebang"
+    script.write_text("echo script-ran\n")
+    script.chmod(0o755)
+    code = ("import ctypes, os\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "if os.fork() == 0:\n"
+            "    libc.execlp(b'noshebang', b'noshebang', None)\n"
+            "    os._exit(99)\n"
+            "print('status', os.wait()[1] >> 8)\n"
+            "r = libc.execvp(b'no-such-program-awsr', (ctypes.c_char_p * 2)(b'x', None))\n"
+            "print('execvp', r, ctypes.get_errno() == 2)\n"
+            "r = libc.execve(b'/nonexistent/x', (ctypes.c_char_p * 2)(b'x', None), None)\n"
+            "print('execve', r, ctypes.get_errno() == 2)\n")
+    r = segw(dict(env, PATH=str(tmp_path) + ":" + env["PATH"]), [PYTHON, "-c", code])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["script-ran", "status 0", "execvp -1 True",
+                                     "execve -1 True"], r.stdout
+
+
+def run_sh(env, script, opts=()):
+    r = segw(env, ["sh", "-c", script], opts)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_values_a_parent_sets_reach_its_children(env):
+    """Values set for one command (MinIO keys, another region) are the program's: the
+    shim's constructor leaves them alone and getenv answers them."""
+    out = run_sh(env, "AWS_ACCESS_KEY_ID=MINIOKEY sh -c 'echo akid=$AWS_ACCESS_KEY_ID'")
+    assert out == "akid=MINIOKEY\n"
+    out = run_sh(env, "AWS_REGION=eu-west-3 printenv AWS_REGION")
+    assert out == "eu-west-3\n"
+    out = run_sh(env, "AWS_ACCESS_KEY_ID=MINIOKEY AWS_REGION=eu-west-3 %s" % PROBE)
+    vals = probe_values(out)
+    assert vals["AWS_ACCESS_KEY_ID"] == "MINIOKEY"
+    assert vals["AWS_REGION"] == "eu-west-3"
+    assert vals["AWS_SECRET_ACCESS_KEY"] == SECRET  # untouched: still the tree's
+    assert vals["AWS_DEFAULT_REGION"] == "eu-central-1"
+
+
+def test_removal_by_a_parent_is_kept(env):
+    r = segw(env, ["env", "-u", "AWS_SESSION_TOKEN", "printenv", "AWS_SESSION_TOKEN"])
+    assert r.returncode == 1 and r.stdout == "", r.stdout
+    out = run_sh(env, "env -u AWS_SESSION_TOKEN -u AWS_REGION %s" % PROBE)
+    vals = probe_values(out)
+    assert vals["AWS_SESSION_TOKEN"] is None and vals["AWS_REGION"] is None
+    assert vals["AWS_ACCESS_KEY_ID"] == AKID and vals["AWS_SECURITY_TOKEN"] == TOKEN
+
+
+def test_c_program_changes_its_own_variables(env):
+    """setenv, unsetenv, putenv and clearenv in the process itself win over the tree."""
+    r = segw(env, [os.path.join(PROBES, "setenv_probe")])
+    assert r.returncode == 0, r.stderr
+    steps = {}
+    for line in r.stdout.splitlines():
+        step, rest = line.split(" ", 1)
+        steps.setdefault(step, []).append(rest)
+    vals = {k: probe_values("\n".join(v)) for k, v in steps.items()}
+    assert vals["start"]["AWS_ACCESS_KEY_ID"] == AKID
+    assert vals["setenv"]["AWS_ACCESS_KEY_ID"] == "MINIOKEY"
+    assert vals["setenv"]["AWS_REGION"] == "eu-west-3"
+    assert vals["setenv"]["AWS_SESSION_TOKEN"] == TOKEN
+    assert vals["unsetenv"]["AWS_SESSION_TOKEN"] is None
+    assert vals["putenv"]["AWS_SECRET_ACCESS_KEY"] == "put-secret"
+    assert all(v is None for v in vals["clearenv"].values()), vals["clearenv"]
+
+
+def test_python_os_environ_changes_reach_subprocess(env):
+    code = ("import os, subprocess\n"
+            "os.environ['AWS_ACCESS_KEY_ID'] = 'MINIOKEY'\n"
+            "os.environ['AWS_REGION'] = 'eu-west-3'\n"
+            "del os.environ['AWS_SESSION_TOKEN']\n"
+            "subprocess.run([%r])" % PROBE)
+    r = segw(env, [PYTHON, "-c", code])
+    assert r.returncode == 0, r.stderr
+    vals = probe_values(r.stdout)
+    assert vals["AWS_ACCESS_KEY_ID"] == "MINIOKEY"
+    assert vals["AWS_REGION"] == "eu-west-3"
+    assert vals["AWS_SESSION_TOKEN"] is None
+    assert vals["AWS_SECRET_ACCESS_KEY"] == SECRET
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node not installed")
+def test_node_process_env_assignment_reads_back(env):
+    code = ("process.env.AWS_REGION = 'eu-west-3';"
+            "process.env.AWS_ACCESS_KEY_ID = 'MINIOKEY';"
+            "delete process.env.AWS_SESSION_TOKEN;"
+            "for (const k of ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SESSION_TOKEN',"
+            " 'AWS_SECRET_ACCESS_KEY']) console.log(k + '=' + process.env[k]);")
+    r = segw(env, ["node", "-e", code])
+    assert r.returncode == 0, r.stderr
+    vals = probe_values(r.stdout)
+    assert vals["AWS_REGION"] == "eu-west-3"
+    assert vals["AWS_ACCESS_KEY_ID"] == "MINIOKEY"
+    assert vals["AWS_SESSION_TOKEN"] == "undefined"
+    assert vals["AWS_SECRET_ACCESS_KEY"] == SECRET
+
+
+@pytest.mark.skipif(not shutil.which("java"), reason="java not installed")
+def test_java_process_builder_environment(env, tmp_path):
+    src = tmp_path / "Pb.java"
+    src.write_text(
+        "public class Pb { public static void main(String[] a) throws Exception {\n"
+        "  ProcessBuilder pb = new ProcessBuilder(%s);\n"
+        "  pb.environment().put(\"AWS_ACCESS_KEY_ID\", \"MINIOKEY\");\n"
+        "  pb.environment().remove(\"AWS_SESSION_TOKEN\");\n"
+        "  pb.inheritIO().start().waitFor(); } }\n" % ('"%s"' % PROBE))
+    r = segw(env, ["java", str(src)], timeout=120)
+    assert r.returncode == 0, r.stderr
+    vals = probe_values(r.stdout)
+    assert vals["AWS_ACCESS_KEY_ID"] == "MINIOKEY"
+    assert vals["AWS_SESSION_TOKEN"] is None
+    assert vals["AWS_SECRET_ACCESS_KEY"] == SECRET
+
+
+def test_thread_reading_only_the_token_leaves_expired_values(env):
+    """A reader that never asks for the key id gets the newer generation's token as soon
+    as its own has expired (no grace period)."""
+    code = ("import ctypes, time\n"
+            "g = ctypes.CDLL(None).getenv\n"
+            "g.restype = ctypes.c_char_p\n"
+            "print('akid=' + g(b'AWS_ACCESS_KEY_ID').decode())\n"
+            "time.sleep(3.5)\n"
+            "print('token=' + g(b'AWS_SESSION_TOKEN').decode()[:12])\n")
+    # Generation 1 expires within 2 s, generation 2 comes after 1 s.
+    r = segw(env, [PYTHON, "-c", code],
+             ["--flip-us", "1000000", "--max-generations", "2", "--expires-in", "2"])
+    assert r.returncode == 0, r.stderr
+    vals = probe_values(r.stdout)
+    assert gen_of(vals["akid"]) == 1, r.stdout
+    assert vals["token"].startswith("token-2-"), r.stdout
 
 
 # -- generations ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@ int main(int argc, char **argv)
 {
     static const char *defaults[] = {
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-        "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION", NULL};
+        "AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
+        NULL};
     int secure = 0, first = 1;
     if (argc > 1 && strcmp(argv[1], "--secure") == 0) {
         secure = 1;

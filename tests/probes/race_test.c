@@ -93,7 +93,9 @@ int main(void)
 {
     struct awsr_segment *seg;
     struct awsr_error err = {0};
-    if (awsr_segment_create(&seg, false, &err) < 0 || publish(seg, 1) < 0) {
+    /* Lazy-flagged (published at once): the values live only in the segment, not in
+     * environ, and are still the tree's (in a non-lazy tree their absence is a removal). */
+    if (awsr_segment_create(&seg, true, &err) < 0 || publish(seg, 1) < 0) {
         fprintf(stderr, "race_test: %s\n", err.message);
         return 1;
     }

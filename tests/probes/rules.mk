@@ -12,7 +12,8 @@ SHIM_READER_SRC := shim/preload/segment_read.c shim/preload/env.c shim/preload/c
 
 .PHONY: tsan-tests
 probes: $(PROBE_DIR)/segwriter $(PROBE_DIR)/getenv_probe $(PROBE_DIR)/gen_probe \
-        $(PROBE_DIR)/libearly_getenv.so $(PROBE_DIR)/early_probe $(PROBE_DIR)/getenv_probe_static
+        $(PROBE_DIR)/libearly_getenv.so $(PROBE_DIR)/early_probe $(PROBE_DIR)/getenv_probe_static \
+        $(PROBE_DIR)/setenv_probe $(PROBE_DIR)/libother_execve.so
 
 $(PROBE_DIR)/segwriter: tests/probes/segwriter.c $(PROBE_SEG_OBJ)
 	@mkdir -p $(dir $@)
@@ -20,6 +21,12 @@ $(PROBE_DIR)/segwriter: tests/probes/segwriter.c $(PROBE_SEG_OBJ)
 
 # Prints the credential and region variables as getenv sees them: NAME=value or NAME unset.
 $(PROBE_DIR)/getenv_probe: tests/probes/getenv_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROBE_CFLAGS) -o $@ $<
+
+# Changes its own credential variables (setenv, unsetenv, putenv, clearenv) and prints
+# what getenv answers after each step.
+$(PROBE_DIR)/setenv_probe: tests/probes/setenv_probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROBE_CFLAGS) -o $@ $<
 
@@ -37,6 +44,11 @@ $(PROBE_DIR)/gen_probe: tests/probes/gen_probe.c
 $(PROBE_DIR)/libearly_getenv.so: tests/probes/early_getenv_lib.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROBE_CFLAGS) -fPIC -shared -o $@ $<
+
+# A second preload library wrapping execve: the shim must chain to it.
+$(PROBE_DIR)/libother_execve.so: tests/probes/other_execve_lib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROBE_CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 $(PROBE_DIR)/early_probe: tests/probes/early_probe.c $(PROBE_DIR)/libearly_getenv.so
 	@mkdir -p $(dir $@)

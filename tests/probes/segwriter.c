@@ -18,6 +18,7 @@
  *   --count-file PATH               append one line per resolution (prompt counting)
  *   --info-file PATH                write "name=..\ncredentials=..\n" once the segment exists
  *   --no-env                        credentials only through the shim, not the environment
+ *                                   (the segment is flagged lazy, as a --lazy tree's is)
  *   --no-preload                    do not set LD_PRELOAD
  *   --shim PATH                     preload library (default: ../libawsrole-shim.so beside
  *                                   this program, or $AWSROLE_SHIM)
@@ -282,7 +283,11 @@ int main(int argc, char **argv)
 
     struct awsr_error err = {0};
     struct awsr_segment *seg;
-    if (awsr_segment_create(&seg, o.lazy, &err) < 0) {
+    /* Values kept out of the environment (--no-env, --flip-us) are what a --lazy tree looks
+     * like once resolved: absent from environ, yet the tree's. The segment says so (lazy
+     * flag) even when it publishes at once; only --lazy waits for a request. */
+    bool absent_env = o.lazy || o.no_env || o.flip_us > 0;
+    if (awsr_segment_create(&seg, absent_env, &err) < 0) {
         fprintf(stderr, "segwriter: %s\n", err.message);
         return 1;
     }

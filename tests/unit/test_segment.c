@@ -38,12 +38,31 @@
 
 static char runtime_dir[64];
 
+/* A fresh process: no attachment, no snapshot, nothing classified (environ is kept). */
 static void reset_reader(void)
 {
     awsr_seg_reset_for_tests();
     t_snap = NULL;
     g_secure = -1;
+    memset(g_inst, 0, sizeof g_inst);
+    memset(t_slot, 0, sizeof t_slot);
+    g_owner_ready = OWNER_UNKNOWN;
 }
+
+static const char *const our_vars[] = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
+};
+
+static void clear_our_vars(void)
+{
+    for (size_t i = 0; i < sizeof our_vars / sizeof *our_vars; i++)
+        unsetenv(our_vars[i]);
+}
+
+/* Set by new_segment(false): the next publish_gen also writes that generation into
+ * environ, as the launcher does for its command before exec. */
+static bool launcher_env;
 
 /* The real environment (libc), for checking what the shim would fall back to. */
 static const char *real_env(const char *name)
@@ -95,6 +114,15 @@ static void publish_gen(struct awsr_segment *seg, int gen, time_t expiration)
     struct awsr_served s = {"dev", &c};
     struct awsr_error err = {0};
     assert_int_equal(awsr_segment_publish(seg, "eu-west-1", &s, 1, &err), 0);
+    if (launcher_env) {
+        launcher_env = false;
+        char iso[32] = "";
+        if (expiration)
+            awsr_time_format(expiration, iso, sizeof iso);
+        const char *values[] = {akid, secret, token, token, iso, iso, "eu-west-1", "eu-west-1"};
+        for (size_t i = 0; i < sizeof our_vars / sizeof *our_vars; i++)
+            setenv(our_vars[i], values[i], 1);
+    }
 }
 
 static int gen_of(const char *akid)
@@ -111,13 +139,33 @@ static void age(const char *path)
     assert_int_equal(utimensat(AT_FDCWD, path, old, AT_SYMLINK_NOFOLLOW), 0);
 }
 
+/* The end of a case: the segment gone, environ and the reader as a fresh process has them. */
+static void finish(struct awsr_segment *seg)
+{
+    awsr_segment_destroy(seg);
+    clear_our_vars();
+    reset_reader();
+}
+
 static struct awsr_segment *new_segment(bool lazy)
 {
     struct awsr_segment *seg = NULL;
     struct awsr_error err = {0};
     assert_int_equal(awsr_segment_create(&seg, lazy, &err), 0);
     setenv(AWSR_SEGMENT_ENV, awsr_segment_name(seg), 1);
+    clear_our_vars();
+    launcher_env = !lazy;
     reset_reader();
+    return seg;
+}
+
+/* A process of a tree whose launcher published generation `gen` (an hour to live) and
+ * put it in environ, after the shim's constructor ran. */
+static struct awsr_segment *started_process(int gen)
+{
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, gen, time(NULL) + 3600);
+    awsr_shim_env_init();
     return seg;
 }
 
@@ -178,7 +226,6 @@ static void test_round_trip(void **state)
     assert_int_equal(stat(dir, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0700);
 
-    setenv("AWS_ACCESS_KEY_ID", "FROM-ENVIRON", 1);
     setenv("SOME_OTHER", "other", 1);
     assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
     assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/1/abcdef");
@@ -188,6 +235,7 @@ static void test_round_trip(void **state)
     char iso[32];
     awsr_time_format(exp, iso, sizeof iso);
     assert_string_equal(awsr_test_getenv("AWS_CREDENTIAL_EXPIRATION"), iso);
+    assert_string_equal(awsr_test_getenv("AWS_SESSION_EXPIRATION"), iso);
     assert_string_equal(awsr_test_getenv("AWS_REGION"), "eu-west-1");
     assert_string_equal(awsr_test_getenv("AWS_DEFAULT_REGION"), "eu-west-1");
     assert_string_equal(awsr_test_getenv("SOME_OTHER"), "other");
@@ -200,7 +248,7 @@ static void test_round_trip(void **state)
     assert_int_equal(stat(path, &st), -1);
     assert_int_equal(stat(cred, &st), -1);
     assert_int_equal(stat(dir, &st), -1);
-    unsetenv("AWS_ACCESS_KEY_ID");
+    clear_our_vars();
 }
 
 /* The process moves to a new generation only near expiry; a thread moves on reading the
@@ -390,33 +438,184 @@ static void test_env_init(void **state)
 {
     (void)state;
     struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 6, time(NULL) + 3600); /* environ: generation 6, from an old parent */
     publish_gen(seg, 7, time(NULL) + 3600);
-    setenv("AWS_ACCESS_KEY_ID", "STALE", 1);
-    setenv("AWS_SESSION_TOKEN", "STALE", 1);
     awsr_shim_env_init();
     assert_int_equal(gen_of(real_env("AWS_ACCESS_KEY_ID")), 7);
     assert_string_equal(real_env("AWS_SECRET_ACCESS_KEY"), "secret/7/abcdef");
     assert_memory_equal(real_env("AWS_SESSION_TOKEN"), "token-7-", 8);
     assert_memory_equal(real_env("AWS_SECURITY_TOKEN"), "token-7-", 8);
     assert_string_equal(real_env("AWS_REGION"), "eu-west-1");
-    assert_non_null(real_env("AWS_CREDENTIAL_EXPIRATION"));
-    awsr_segment_destroy(seg);
-    const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                          "AWS_SECURITY_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
-                          "AWS_CREDENTIAL_EXPIRATION"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        unsetenv(vars[i]);
+    assert_string_equal(real_env("AWS_CREDENTIAL_EXPIRATION"),
+                        real_env("AWS_SESSION_EXPIRATION"));
+    assert_string_equal(awsr_test_getenv("AWS_SESSION_EXPIRATION"),
+                        awsr_test_getenv("AWS_CREDENTIAL_EXPIRATION"));
+    finish(seg);
 }
 
-/* Length-first compares: a value equal to the snapshot's is left alone (same pointer),
- * one that only starts like it, or differs in its last byte, is replaced. The snapshot
- * records each string's length. */
-static void test_env_init_compares(void **state)
+/* What a parent set itself is the program's: kept by the constructor, answered from
+ * environ; a removal stays a removal; stale tree values next to them are still renewed. */
+static void test_env_init_keeps_the_programs_values(void **state)
 {
     (void)state;
     struct awsr_segment *seg = new_segment(false);
-    publish_gen(seg, 3, time(NULL) + 3600);
+    publish_gen(seg, 1, time(NULL) + 3600);
+    publish_gen(seg, 2, time(NULL) + 3600);
+    setenv("AWS_ACCESS_KEY_ID", "MINIOKEY", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "miniosecret", 1);
+    setenv("AWS_REGION", "eu-central-1", 1);
+    unsetenv("AWS_SECURITY_TOKEN");
     awsr_shim_env_init();
+    assert_string_equal(real_env("AWS_ACCESS_KEY_ID"), "MINIOKEY");
+    assert_string_equal(awsr_test_getenv("AWS_ACCESS_KEY_ID"), "MINIOKEY");
+    assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "miniosecret");
+    assert_string_equal(awsr_test_getenv("AWS_REGION"), "eu-central-1");
+    assert_string_equal(awsr_test_getenv("AWS_DEFAULT_REGION"), "eu-west-1");
+    assert_null(real_env("AWS_SECURITY_TOKEN"));
+    assert_null(awsr_test_getenv("AWS_SECURITY_TOKEN"));
+    /* Generation 1's token (stale) is the tree's: renewed in environ and answered live. */
+    assert_memory_equal(real_env("AWS_SESSION_TOKEN"), "token-2-", 8);
+    assert_memory_equal(awsr_test_getenv("AWS_SESSION_TOKEN"), "token-2-", 8);
+    finish(seg);
+}
+
+/* A process's own setenv, putenv, unsetenv and clearenv win over the tree's values. */
+static void test_program_changes_win(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = started_process(1);
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+    setenv("AWS_ACCESS_KEY_ID", "MINIOKEY", 1);
+    setenv("AWS_REGION", "eu-central-1", 1);
+    assert_string_equal(awsr_test_getenv("AWS_ACCESS_KEY_ID"), "MINIOKEY");
+    assert_string_equal(awsr_test_getenv("AWS_REGION"), "eu-central-1");
+    unsetenv("AWS_SESSION_TOKEN");
+    assert_null(awsr_test_getenv("AWS_SESSION_TOKEN"));
+    static char put[] = "AWS_SECRET_ACCESS_KEY=put-secret";
+    putenv(put);
+    assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "put-secret");
+    /* Untouched variables stay live: the next generation is served once it is due. */
+    assert_string_equal(awsr_test_getenv("AWS_SECURITY_TOKEN"), t_snap->session_token);
+    clearenv();
+    for (size_t i = 0; i < sizeof our_vars / sizeof *our_vars; i++)
+        assert_null(awsr_test_getenv(our_vars[i]));
+    setenv("XDG_RUNTIME_DIR", runtime_dir, 1);
+    finish(seg);
+}
+
+/* Lazy mode (values absent until resolved): absence is not a removal, and a value the
+ * program sets later is its own, also once it unsets it again. */
+static void test_lazy_absent_is_the_trees(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(true);
+    publish_gen(seg, 1, time(NULL) + 3600);
+    awsr_shim_env_init(); /* a process started after the resolution: environ filled */
+    assert_int_equal(gen_of(real_env("AWS_ACCESS_KEY_ID")), 1);
+    clear_our_vars();
+    reset_reader(); /* one started before it, with nothing in environ */
+    awsr_shim_env_init();
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+    setenv("AWS_SESSION_TOKEN", "mine", 1);
+    assert_string_equal(awsr_test_getenv("AWS_SESSION_TOKEN"), "mine");
+    unsetenv("AWS_SESSION_TOKEN");
+    assert_null(awsr_test_getenv("AWS_SESSION_TOKEN"));
+    /* A child given the tree's key id but no token: the token was removed. */
+    clear_our_vars();
+    setenv("AWS_ACCESS_KEY_ID", t_snap->access_key_id, 1);
+    reset_reader();
+    awsr_shim_env_init();
+    assert_null(awsr_test_getenv("AWS_SESSION_TOKEN"));
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+    finish(seg);
+}
+
+/* The writer records each generation's values; readers recognise the last
+ * AWSR_SEG_HISTORY generations' values and nothing else. */
+static void test_issued_history(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(true);
+    int last = AWSR_SEG_HISTORY + 5;
+    for (int g = 1; g <= last; g++)
+        publish_gen(seg, g, 1000000 + g);
+    assert_non_null(awsr_seg_attach());
+    char akid[64], secret[64], token[2048], iso[32];
+    struct awsr_creds c;
+    for (int g = 1; g <= last; g++) {
+        bool kept = g > last - AWSR_SEG_HISTORY;
+        creds_for(&c, akid, secret, token, g, 0);
+        awsr_time_format(1000000 + g, iso, sizeof iso);
+        assert_int_equal(awsr_seg_issued(AWSR_ISSUED_AKID, akid), kept);
+        assert_int_equal(awsr_seg_issued(AWSR_ISSUED_SECRET, secret), kept);
+        assert_int_equal(awsr_seg_issued(AWSR_ISSUED_TOKEN, token), kept);
+        assert_int_equal(awsr_seg_issued(AWSR_ISSUED_EXPIRY, iso), kept);
+        assert_false(awsr_seg_issued(AWSR_ISSUED_SECRET, akid)); /* per field */
+    }
+    assert_false(awsr_seg_issued(AWSR_ISSUED_AKID, "MINIOKEY"));
+    assert_false(awsr_seg_issued(AWSR_ISSUED_AKID, ""));
+    assert_int_not_equal(awsr_seg_value_hash(""), 0);
+    awsr_segment_destroy(seg);
+    reset_reader();
+}
+
+/* The exec wrappers' envp: stale tree values renewed, the program's kept, the rest (and
+ * an envp with nothing stale) passed on as it is. */
+static void test_envp_renewal(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(true);
+    publish_gen(seg, 1, time(NULL) + 3600);
+    static char old_akid[64], old_token[2100], mine[] = "AWS_SECRET_ACCESS_KEY=mine";
+    snprintf(old_akid, sizeof old_akid, "AWS_ACCESS_KEY_ID=ASIAGEN%016d", 1);
+    char a[64], sec[64], tok[2048];
+    struct awsr_creds c;
+    creds_for(&c, a, sec, tok, 1, 0);
+    snprintf(old_token, sizeof old_token, "AWS_SECURITY_TOKEN=%s", tok);
+    char *envp[] = {"PATH=/bin", old_akid, mine, old_token, "AWS_REGION=eu-west-3", NULL};
+    struct awsr_envp_scratch sc;
+    /* Generation 1 is current: nothing to do. */
+    assert_ptr_equal(awsr_env_renew(envp, &sc), envp);
+    reset_reader();
+    publish_gen(seg, 2, time(NULL) + 3600);
+    errno = 1234;
+    char *const *out = awsr_env_renew(envp, &sc);
+    assert_int_equal(errno, 1234);
+    assert_ptr_equal(out, sc.array);
+    assert_string_equal(out[0], "PATH=/bin");
+    assert_string_equal(out[1], "AWS_ACCESS_KEY_ID=ASIAGEN0000000000000002");
+    assert_ptr_equal(out[2], mine);
+    assert_memory_equal(out[3], "AWS_SECURITY_TOKEN=token-2-", 27);
+    assert_string_equal(out[4], "AWS_REGION=eu-west-3");
+    assert_null(out[5]);
+    assert_null(awsr_env_renew(NULL, &sc));
+    awsr_segment_destroy(seg);
+    reset_reader();
+}
+
+/* A thread that never reads the key id leaves expired values as soon as a newer
+ * generation exists (no grace period). */
+static void test_expired_thread_snapshot_moves(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    publish_gen(seg, 1, time(NULL) - 1); /* already expired */
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 1);
+    assert_memory_equal(awsr_test_getenv("AWS_SESSION_TOKEN"), "token-1-", 8);
+    publish_gen(seg, 2, time(NULL) + 3600);
+    assert_memory_equal(awsr_test_getenv("AWS_SESSION_TOKEN"), "token-2-", 8);
+    assert_string_equal(awsr_test_getenv("AWS_SECRET_ACCESS_KEY"), "secret/2/abcdef");
+    assert_int_equal(gen_of(awsr_test_getenv("AWS_ACCESS_KEY_ID")), 2);
+    finish(seg);
+}
+
+/* Length-first compares: a value equal to the snapshot's is left alone (same pointer);
+ * one that only starts like it, or differs in its last byte, was not issued by the tree:
+ * the program's, kept. The snapshot records each string's length. */
+static void test_env_init_compares(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = started_process(3);
     const struct awsr_seg_slot *s = t_snap;
     assert_non_null(s);
     const struct awsr_snap_lens *len = awsr_seg_snapshot_lens(s);
@@ -437,17 +636,11 @@ static void test_env_init_compares(void **state)
     reset_reader();
     awsr_shim_env_init();
     assert_ptr_equal(real_env("AWS_ACCESS_KEY_ID"), akid);   /* equal: not rewritten */
-    assert_string_equal(real_env("AWS_SECRET_ACCESS_KEY"), s->secret_access_key);
-    assert_string_equal(real_env("AWS_SECURITY_TOKEN"), s->session_token);
+    assert_string_equal(real_env("AWS_SECRET_ACCESS_KEY"), longer);
+    assert_string_equal(real_env("AWS_SECURITY_TOKEN"), last);
     assert_string_equal(real_env("AWS_SESSION_TOKEN"), s->session_token);
-    assert_string_equal(real_env("AWS_REGION"), "eu-west-1");
-    awsr_segment_destroy(seg);
-    const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                          "AWS_SECURITY_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
-                          "AWS_CREDENTIAL_EXPIRATION"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
-        unsetenv(vars[i]);
-    reset_reader();
+    assert_string_equal(real_env("AWS_REGION"), "eu-west-");
+    finish(seg);
 }
 
 /* AT_SECURE read from the vector after the initial environment, as the constructor gets it;
@@ -726,6 +919,12 @@ int main(void)
         cmocka_unit_test(test_killed_writer),
         cmocka_unit_test(test_env_init),
         cmocka_unit_test(test_env_init_compares),
+        cmocka_unit_test(test_env_init_keeps_the_programs_values),
+        cmocka_unit_test(test_program_changes_win),
+        cmocka_unit_test(test_lazy_absent_is_the_trees),
+        cmocka_unit_test(test_issued_history),
+        cmocka_unit_test(test_expired_thread_snapshot_moves),
+        cmocka_unit_test(test_envp_renewal),
         cmocka_unit_test(test_secure_from_stack),
         cmocka_unit_test(test_secure_process_passes_through),
         cmocka_unit_test(test_lazy_request),
