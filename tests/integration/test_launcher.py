@@ -492,9 +492,10 @@ def test_supervisor_survives_a_closed_log_reader_and_forwards_sigalrm(awsenv, st
     awsenv.seed()
     awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"])
     out = tmp_path / "out"
-    # -v lines go to a pipe whose reader exits at once; the launcher must outlive it.
+    # -v lines go to a pipe whose reader is gone before the first one: the launcher must
+    # outlive it from its first line on (a reader like `head -c 1` leaves at any time).
     p = subprocess.Popen(["sh", "-c", '"$0" -v -p role-with-mfa -- sh -c "sleep 1; echo done > %s" '
-                          '2>&1 | head -c 1 >/dev/null; exit 0' % out, awsenv.bin],
+                          '2>&1 | (exec 0<&-; sleep 0); exit 0' % out, awsenv.bin],
                          env=awsenv._env(None), start_new_session=True)
     assert p.wait(timeout=30) == 0
     for _ in range(100):
