@@ -429,6 +429,46 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* The uid owning a TCP socket on this machine, from /proc/net/tcp: the socket whose local
+ * end is 127.0.0.1:lport (or 0.0.0.0, for a listener), with remote port rport (0: any) and
+ * state st (0: any). -1 when there is none, -2 when the table cannot be read. */
+static long tcp_socket_uid(unsigned lport_want, unsigned rport_want, unsigned st_want)
+{
+    FILE *f = fopen("/proc/net/tcp", "re");
+    if (!f)
+        return -2;
+    char line[512];
+    long uid = -1;
+    while (uid == -1 && fgets(line, sizeof line, f)) {
+        unsigned addr, lport, raddr, rport, st;
+        unsigned long u;
+        /* sl local rem st tx:rx tr:when retrnsmt uid */
+        if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*x:%*x %*x:%*x %*x %lu", &addr, &lport,
+                   &raddr, &rport, &st, &u) == 6 &&
+            lport == lport_want && (!rport_want || rport == rport_want) &&
+            (!st_want || st == st_want) &&
+            (addr == htonl(INADDR_LOOPBACK) || addr == INADDR_ANY))
+            uid = (long)u;
+    }
+    fclose(f);
+    return uid;
+}
+
+/* A connection from another local user is closed before anything is read: they cannot
+ * have the token, and must not hold the launcher up either (a slow request blocks it for
+ * up to AWSR_SERVER_READ_MS). Allowed: this user, root, and any peer when the table
+ * cannot be read (the token still decides). */
+static bool peer_allowed(struct awsr_server *s, int cfd)
+{
+    struct sockaddr_in me, peer;
+    socklen_t ml = sizeof me, pl = sizeof peer;
+    if (getsockname(s->fd, (struct sockaddr *)&me, &ml) < 0 ||
+        getpeername(cfd, (struct sockaddr *)&peer, &pl) < 0)
+        return false;
+    long uid = tcp_socket_uid(ntohs(peer.sin_port), ntohs(me.sin_port), 0);
+    return uid == -2 || uid == (long)geteuid() || uid == 0;
+}
+
 static void serve_one(struct awsr_server *s, int cfd)
 {
     char buf[AWSR_SERVER_MAX_REQUEST];
@@ -476,7 +516,11 @@ void awsr_server_handle(struct awsr_server *s)
                 continue;
             return; /* EAGAIN: nothing more pending; other errors: try at the next wake */
         }
-        serve_one(s, cfd);
+        if (peer_allowed(s, cfd)) {
+            serve_one(s, cfd);
+        } else if (s->verbose) {
+            awsr_log("credentials endpoint: connection from another user refused");
+        }
         shutdown(cfd, SHUT_WR);
         close(cfd);
     }
@@ -504,29 +548,6 @@ static char *pct_encode(const char *s)
     return out;
 }
 
-/* The uid owning the socket listening on 127.0.0.1:port, from /proc/net/tcp; -1 when
- * nothing listens there, -2 when the table cannot be read. */
-static long listener_uid(unsigned port)
-{
-    FILE *f = fopen("/proc/net/tcp", "re");
-    if (!f)
-        return -2;
-    char line[512];
-    long uid = -1;
-    while (uid == -1 && fgets(line, sizeof line, f)) {
-        unsigned addr, lport, raddr, rport, st;
-        unsigned long u;
-        /* sl local rem st tx:rx tr:when retrnsmt uid */
-        if (sscanf(line, " %*u: %8X:%4X %8X:%4X %2X %*x:%*x %*x:%*x %*x %lu", &addr, &lport,
-                   &raddr, &rport, &st, &u) == 6 &&
-            lport == port && st == 0x0A /* LISTEN */ && (addr == htonl(INADDR_LOOPBACK) ||
-                                                         addr == INADDR_ANY))
-            uid = (long)u;
-    }
-    fclose(f);
-    return uid;
-}
-
 /* The tree's endpoint outlives nothing: once the launcher is gone, another local user may
  * bind its port and answer with credentials of their own (their account, where the tree's
  * data would then go). Only a listener of this user is asked. */
@@ -536,7 +557,7 @@ static bool endpoint_is_ours(const char *base_url)
     char rest;
     if (sscanf(base_url, "http://127.0.0.1:%u%c", &port, &rest) != 1 || port > 65535)
         return false;
-    long uid = listener_uid(port);
+    long uid = tcp_socket_uid(port, 0, 0x0A /* LISTEN */);
     return uid == -2 || uid == (long)geteuid();
 }
 

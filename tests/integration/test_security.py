@@ -639,3 +639,46 @@ def test_shim_does_nothing_in_at_secure_processes(awsenv, sts, tree_factory):
         assert suid_vals["secure_getenv"] == "(null)"
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+ENDPOINT_CLIENT = r"""
+import os, socket, sys
+port = int(os.environ["URI"].rsplit(":", 1)[1].strip("/"))
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n\r\n"
+           % os.environ["TOKEN"]).encode())
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+print(got.split(b"\r\n", 1)[0].decode() or "closed")
+"""
+
+
+def test_endpoint_refuses_other_users_before_reading(awsenv, sts, tree_factory):
+    """Another local user's connection to the --server endpoint is closed unanswered, even
+    with the right token (which they should never have): they cannot hold the launcher up
+    with slow requests either. This user still gets the credentials."""
+    if not IS_ROOT:
+        pytest.skip("needs root to act as another user")
+    awsenv.seed()
+    t = tree_factory(awsenv, ["-p", "role-with-mfa", "-t", awsenv.totp(), "--server"])
+    env = {}
+    for _ in range(100):  # --server sets no AWSROLE_SEGMENT: wait for the endpoint's URI
+        env = dict(kv.split(b"=", 1) for kv in read_proc(t.child, "environ").split(b"\0")
+                   if b"=" in kv)
+        if b"AWS_CONTAINER_CREDENTIALS_FULL_URI" in env:
+            break
+        time.sleep(0.05)
+    client_env = {"URI": env[b"AWS_CONTAINER_CREDENTIALS_FULL_URI"].decode(),
+                  "TOKEN": env[b"AWS_CONTAINER_AUTHORIZATION_TOKEN"].decode(),
+                  "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    drop = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+    for prefix, want in ((drop, "closed"), ([], "HTTP/1.1 200 OK")):
+        r = subprocess.run(prefix + [sys.executable, "-c", ENDPOINT_CLIENT], env=client_env,
+                           cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == want, (prefix, r.stdout)
