@@ -618,6 +618,13 @@ static int run_command(struct options *o, struct tree *t)
         free(shim);
         shim = NULL;
     }
+    if (shim && t->resolved && !awsr_segment_fits(&t->creds[0])) {
+        /* Rare (a session token over 4 KiB): the variables still carry them. */
+        awsr_log("warning: these credentials are too large for the preload library; "
+                 "using environment variables only");
+        free(shim);
+        shim = NULL;
+    }
     t->publish_segment = t->seg && shim;
     if (t->resolved && publish(t, &err)) {
         awsr_error_print(&err);

@@ -422,6 +422,13 @@ static void record_issued(struct awsr_seg *m, const struct awsr_seg_slot *fresh)
                          __ATOMIC_RELEASE);
 }
 
+bool awsr_segment_fits(const struct awsr_creds *c)
+{
+    return c->access_key_id && strlen(c->access_key_id) < AWSR_SEG_AKID_MAX &&
+           c->secret_access_key && strlen(c->secret_access_key) < AWSR_SEG_SECRET_MAX &&
+           (!c->session_token || strlen(c->session_token) < AWSR_SEG_TOKEN_MAX);
+}
+
 int awsr_segment_publish(struct awsr_segment *seg, const char *region,
                          const struct awsr_served *served, size_t nserved,
                          struct awsr_error *err)
@@ -430,9 +437,7 @@ int awsr_segment_publish(struct awsr_segment *seg, const char *region,
         !served[0].creds->secret_access_key)
         return awsr_error_set(err, AWSR_E_OTHER, "nothing to publish");
     const struct awsr_creds *c = served[0].creds;
-    if (strlen(c->access_key_id) >= AWSR_SEG_AKID_MAX ||
-        strlen(c->secret_access_key) >= AWSR_SEG_SECRET_MAX ||
-        (c->session_token && strlen(c->session_token) >= AWSR_SEG_TOKEN_MAX))
+    if (!awsr_segment_fits(c))
         return awsr_error_set(err, AWSR_E_OTHER,
                               "credentials too large for the shared segment");
 

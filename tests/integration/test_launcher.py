@@ -543,3 +543,17 @@ def test_nested_run_ignores_proxies_for_the_tree_endpoint(awsenv, sts):
                     '"$0" -v -p role-with-mfa --export', awsenv.bin])
     assert r.returncode == 0, r.stderr
     assert "reusing the credentials of the enclosing awsrole-run tree" in r.stderr
+
+
+def test_token_too_large_for_the_segment_falls_back_to_environment_variables(awsenv, sts):
+    """A role session token over the segment's 4 KiB field (many session tags): the command
+    still runs, with the credentials in its environment and a warning, not an error."""
+    awsenv.seed()
+    sts.configure(role_token_chars=5000)
+    r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "sh", "-c",
+                    'printf "%s %s\\n" "${#AWS_SESSION_TOKEN}" "${LD_PRELOAD:-none}"'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["5000", "none"]
+    assert "too large for the preload library; using environment variables only" in r.stderr
+    role = [c for c in sts.issued if c["kind"] == "role"][0]
+    assert len(role["SessionToken"]) == 5000

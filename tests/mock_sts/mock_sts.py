@@ -106,6 +106,7 @@ CONFIG_DEFAULTS = {
     "imds": None,                 # None/False, True, or {"role": name, "region": r}
     "container": None,            # None/False, True, or {"path": p, "token": t or None}
     "log": False,                 # print one line per request on stderr
+    "role_token_chars": None,     # if set, role session tokens have this many characters
 }
 
 
@@ -1017,6 +1018,9 @@ class MockSTS:
 
     def _issue(self, **kw):
         c = TempCredentials(**kw)
+        n = self.config.get("role_token_chars")
+        if n and c.kind == "role":  # large tokens (many session tags, policies)
+            c.token = (c.token * (n // len(c.token) + 1))[:n]
         with self._lock:
             self.sessions[c.access_key_id] = c
         return c
