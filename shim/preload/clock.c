@@ -11,9 +11,11 @@
 #include <link.h>
 #include <stddef.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "str.h"
+#include "sys.h"
 
 typedef int (*gettime_fn)(clockid_t, struct timespec *);
 
@@ -135,4 +137,12 @@ int64_t awsr_clock_now(void)
     if (fn != NO_VDSO && ((gettime_fn)fn)(CLOCK_REALTIME_COARSE, &ts) == 0)
         return (int64_t)ts.tv_sec;
     return (int64_t)time(NULL);
+}
+
+int64_t awsr_clock_now_syscall(void)
+{
+    struct timespec ts;
+    if (sys6(SYS_clock_gettime, CLOCK_REALTIME_COARSE, (long)&ts, 0, 0, 0, 0) == 0)
+        return (int64_t)ts.tv_sec;
+    return awsr_clock_now();
 }

@@ -10,6 +10,11 @@
  * through libc (falls back to libc's time() where no vDSO symbol is found). */
 AWSR_HIDDEN int64_t awsr_clock_now(void);
 
+/* The same from the clock_gettime system call: for the exec wrappers, which often run in a
+ * fresh fork child where the vDSO's pages (and the lookup of its symbol, when the parent
+ * never needed the clock) cost page faults that are dearer than one system call. */
+AWSR_HIDDEN int64_t awsr_clock_now_syscall(void);
+
 /* The vDSO's address from the auxiliary vector (AT_SYSINFO_EHDR), when the constructor
  * has the vector at hand: saves a getauxval binding. NULL is ignored. */
 AWSR_HIDDEN void awsr_clock_set_vdso(const void *ehdr);

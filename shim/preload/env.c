@@ -730,7 +730,7 @@ static int stale_entry(const char *e, const struct awsr_seg_slot *s)
 
 static char *const *renew(char *const envp[], struct awsr_envp_scratch *sc)
 {
-    const struct awsr_seg_slot *s = awsr_seg_snapshot(awsr_clock_now(), false);
+    const struct awsr_seg_slot *s = awsr_seg_snapshot(awsr_clock_now_syscall(), false);
     if (!s)
         return envp;
     size_t n = 0;
@@ -766,12 +766,12 @@ static char *const *renew(char *const envp[], struct awsr_envp_scratch *sc)
     return sc->array;
 }
 
+/* errno is left alone without saving it: the segment reader and the clock make raw
+ * system calls only (saving it would cost each fork child that execs a lazy binding of
+ * __errno_location and its page faults). */
 char *const *awsr_env_renew(char *const envp[], struct awsr_envp_scratch *sc)
 {
     if (!envp || awsr_shim_disabled())
         return envp;
-    int saved = errno;
-    char *const *out = renew(envp, sc);
-    errno = saved;
-    return out;
+    return renew(envp, sc);
 }

@@ -1,4 +1,4 @@
-/* sys.h - raw system calls for the preload library (internal: segment_read.c, exec.c).
+/* sys.h - raw system calls for the preload library (internal: segment_read.c, exec.c, clock.c).
  *
  * Inline: no libc symbol to bind at start-up (each costs a lookup in every process), no
  * libc page to fault in, errno never touched, safe in a vfork child. Returns -errno. */
