@@ -15,6 +15,7 @@
 
 #include "fileio.h"
 #include "handover.h"
+#include "signal_exit.h"
 #include "sources.h"
 #include "sts_params.h"
 
@@ -126,13 +127,7 @@ static void prompt_signal(int sig)
         tcsetattr(fd, TCSAFLUSH, &g_saved);
         (void)!write(fd, "\n", 1);
     }
-    signal(sig, SIG_DFL);
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(SIG_UNBLOCK, &s, NULL);
-    raise(sig);
-    _exit(128 + sig);
+    awsr_die_of_signal(sig);
 }
 
 static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "signal_exit.h"
+
 /* ---- environment ---- */
 
 /* Appends an entry the array now owns, keeping the NULL terminator. */
@@ -398,13 +400,7 @@ void awsr_child_propagate(int wstatus)
         struct rlimit none = {0, 0};
         setrlimit(RLIMIT_CORE, &none);
         fflush(NULL);
-        signal(sig, SIG_DFL);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, sig);
-        sigprocmask(SIG_UNBLOCK, &set, NULL);
-        raise(sig);
-        exit(128 + sig);
+        awsr_die_of_signal(sig);
     }
     exit(255);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "str.h"
 #include "sys.h"
 
 extern char **environ;
@@ -114,9 +115,7 @@ static int search_path(const char *file, char *const argv[], char *const envp[])
             script_execute(file, argv, envp);
         return -1;
     }
-    size_t flen = 0;
-    while (file[flen])
-        flen++;
+    size_t flen = awsr_strlen(file);
     if (flen > NAME_MAX) {
         errno = ENAMETOOLONG;
         return -1;
@@ -190,14 +189,8 @@ AWSR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     long r = sys6(SYS_execveat, fd, (long)"", (long)argv, (long)e, AT_EMPTY_PATH, 0);
     if (r != -ENOSYS)
         return fail(r);
-    char path[32] = "/proc/self/fd/"; /* kernels before execveat (3.19) */
-    char digits[12];
-    int n = 0;
-    for (unsigned u = (unsigned)fd; n == 0 || u; u /= 10)
-        digits[n++] = (char)('0' + u % 10);
-    for (int i = 0; i < n; i++)
-        path[14 + i] = digits[n - 1 - i];
-    path[14 + n] = '\0';
+    char path[32]; /* kernels before execveat (3.19) */
+    awsr_proc_fd_path(path, fd);
     return raw_execve(path, argv, e);
 }
 

@@ -170,21 +170,6 @@ static const char *lookup_var(void *ctx, const char *name, size_t len)
     return awsr_shim_raw_getenv(buf);
 }
 
-/* "/proc/self/fd/<fd>" into buf (32 bytes). */
-static void proc_fd_path(char *buf, long fd)
-{
-    static const char dir[] = "/proc/self/fd/";
-    char digits[20];
-    size_t n = 0, o = sizeof dir - 1;
-    memcpy(buf, dir, o);
-    do
-        digits[n++] = (char)('0' + fd % 10);
-    while ((fd /= 10) > 0);
-    while (n > 0)
-        buf[o++] = digits[--n];
-    buf[o] = '\0';
-}
-
 /* awsr_pm_link_fn: the kernel's name for an O_PATH descriptor of a symlinked credentials
  * file, so chains and relative links need no walking here. Costs one readlinkat when the
  * file is not a symlink. A target that is not a regular file is not one to serve. */
@@ -197,7 +182,7 @@ static size_t link_target(void *ctx, const char *path, char *out, size_t cap)
     if (fd < 0)
         return (size_t)-1;                    /* dangling */
     char proc[32];
-    proc_fd_path(proc, fd);
+    awsr_proc_fd_path(proc, fd);
     struct stat st;
     long n = -1;
     if (sys6(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && S_ISREG(st.st_mode))

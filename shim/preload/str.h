@@ -40,4 +40,20 @@ static inline bool awsr_str_eq(const char *a, const char *b)
     return false;
 }
 
+/* "/proc/self/fd/<fd>" into buf (32 bytes: the kernel's name for an open descriptor). */
+static inline void awsr_proc_fd_path(char *buf, long fd)
+{
+    static const char dir[] = "/proc/self/fd/";
+    char digits[20];
+    size_t n = 0, o = 0;
+    for (; dir[o]; o++)
+        buf[o] = dir[o];
+    do
+        digits[n++] = (char)('0' + fd % 10);
+    while ((fd /= 10) > 0);
+    while (n > 0)
+        buf[o++] = digits[--n];
+    buf[o] = '\0';
+}
+
 #endif

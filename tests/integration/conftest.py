@@ -165,6 +165,19 @@ class AwsEnv:
         return pexpect.spawn(argv[0], argv[1:], env=self._env(env_extra), cwd=self.tmp,
                              encoding="utf-8", timeout=200 if VALGRIND else 20)
 
+    def run_prompted(self, args):
+        """Runs the launcher on a pseudo-terminal with a command that prints the key it got,
+        answers the MFA prompt with a fresh code; returns (key, exit status)."""
+        import pexpect
+        child = self.spawn(args + ["--", "sh", "-c", "echo KEY=$AWS_ACCESS_KEY_ID"])
+        child.expect_exact("Enter MFA code for %s: " % SEED_MFA_SERIAL)
+        child.sendline(self.totp())
+        child.expect(r"KEY=(ASIA\w+)")
+        key = child.match.group(1)
+        child.expect(pexpect.EOF)
+        child.close()
+        return key, child.exitstatus
+
 
 @pytest.fixture(scope="session")
 def mock_certs(tmp_path_factory):

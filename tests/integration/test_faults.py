@@ -8,15 +8,13 @@ import subprocess
 import sys
 import time
 
-import pexpect
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "mock_sts"))
 from mock_sts import (  # noqa: E402
-    SEED_CONTAINER_PATH, SEED_CONTAINER_ROLE_ARN, SEED_CONTAINER_TOKEN, SEED_MFA_SERIAL,
+    SEED_CONTAINER_PATH, SEED_CONTAINER_ROLE_ARN, SEED_CONTAINER_TOKEN,
     SEED_OPEN_ROLE_ARN, SEED_USER_KEY, SEED_USER_SECRET)
 
-PROMPT = "Enter MFA code for %s: " % SEED_MFA_SERIAL
 USER_CREDS = "[cli-user]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (
     SEED_USER_KEY, SEED_USER_SECRET)
 
@@ -224,14 +222,8 @@ def test_expired_mfa_session_without_terminal_exits_253_with_guidance(awsenv, st
 
 def test_expired_mfa_session_prompts_again_on_a_terminal(awsenv, sts):
     _warm_then_expire(awsenv, sts)
-    child = awsenv.spawn(["-p", "role-with-mfa", "--", "sh", "-c", "echo KEY=$AWS_ACCESS_KEY_ID"])
-    child.expect_exact(PROMPT)
-    child.sendline(awsenv.totp())
-    child.expect(r"KEY=(ASIA\w+)")
-    key = child.match.group(1)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    key, status = awsenv.run_prompted(["-p", "role-with-mfa"])
+    assert status == 0
     assert [c["op"] for c in sts.calls] == ["AssumeRole", "GetSessionToken", "AssumeRole"]
     assert sts.calls[0]["error"] == "ExpiredToken"
     assert sts.calls[2]["access_key_id"] == sts.calls[1]["issued"]

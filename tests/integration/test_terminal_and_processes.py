@@ -24,14 +24,8 @@ def via_process_config(awsenv, name="via-proc", target="role-with-mfa"):
 
 def test_credential_process_that_is_awsrole_run_can_prompt(awsenv, sts):
     via_process_config(awsenv)
-    child = awsenv.spawn(["-p", "via-proc", "--", "sh", "-c", "echo KEY=$AWS_ACCESS_KEY_ID"])
-    child.expect_exact(PROMPT)
-    child.sendline(awsenv.totp())
-    child.expect(r"KEY=(ASIA\w+)")
-    key = child.match.group(1)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    key, status = awsenv.run_prompted(["-p", "via-proc"])
+    assert status == 0
     assert ops(sts) == ["GetSessionToken", "AssumeRole"]
     assert sts.calls[-1]["issued"] == key
 
