@@ -6,7 +6,9 @@
  * so the shim's fixed cost weighs most there). Run under callgrind twice, with two values
  * of N, and the difference divided by the difference of N is the cost of one call: the
  * program's start-up and any lazy set-up on the first call cancel out.
- * Prints, once, NAME=set or NAME=unset per name (never a value). */
+ * Prints, once, per name (never a value): NAME=unset, or NAME=set and where the pointer
+ * getenv returned points: "environ" (the entry's own value, as libc answers) or
+ * "elsewhere" (the shim's answer from the tree's segment). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +42,15 @@ int main(int argc, char **argv)
         for (int i = 0; i < k; i++)
             sink ^= (uintptr_t)getenv(names[i]);
     }
-    for (int i = 0; i < k; i++)
-        printf("%s=%s\n", names[i], getenv(names[i]) ? "set" : "unset");
+    for (int i = 0; i < k; i++) {
+        const char *v = getenv(names[i]);
+        size_t len = strlen(names[i]);
+        const char *own = NULL;
+        for (char **e = environ; e && *e && !own; e++)
+            if (strncmp(*e, names[i], len) == 0 && (*e)[len] == '=')
+                own = *e + len + 1;
+        printf("%s=%s\n", names[i], !v ? "unset" : v == own ? "set environ" : "set elsewhere");
+    }
     (void)sink;
     return 0;
 }
