@@ -37,25 +37,40 @@ bool awsr_front_is_static(void)
     return !awsr_dlopen_available();
 }
 
-/* This program's path into self (PATH_MAX bytes); false when /proc cannot say. */
-static bool self_path(char *self)
+const char *awsr_self_path(void)
 {
-    ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 1);
-    self[n > 0 ? n : 0] = '\0';
-    return n > 0;
+    /* Kept on the heap: a static PATH_MAX buffer would be a page of its own to fault in. */
+    static char *self;
+    if (!self) {
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        self = strdup(buf);
+        if (!self)
+            return "";
+    }
+    return self;
 }
 
 char *awsr_front_find_beside(const char *name)
 {
     char self[PATH_MAX];
-    if (!self_path(self))
+    snprintf(self, sizeof self, "%s", awsr_self_path());
+    if (!self[0])
         return NULL;
     char *dir = dirname(self);
     const char *candidates[] = {"%s/%s", "%s/../lib/awsrole/%s"};
     for (size_t i = 0; i < 2; i++) {
         char path[PATH_MAX + 64], real[PATH_MAX];
         snprintf(path, sizeof path, candidates[i], dir, name);
-        if (access(path, R_OK) == 0 && realpath(path, real))
+        if (access(path, R_OK) != 0)
+            continue;
+        /* The directory of /proc/self/exe is already canonical: beside it, only the file
+         * itself may be a link (one readlink instead of one per component). */
+        char target[1];
+        if (i == 0 && readlink(path, target, sizeof target) < 0 && errno == EINVAL)
+            return strdup(path);
+        if (realpath(path, real))
             return strdup(real);
     }
     return NULL;
@@ -85,8 +100,7 @@ static _Noreturn void exec_companion(const char *why)
     char *full = awsr_front_find_beside(COMPANION);
     int e = ENOENT;
     if (full) {
-        char self[PATH_MAX];
-        self_path(self);
+        const char *self = awsr_self_path();
         int fd = code_pipe();
         char num[16];
         snprintf(num, sizeof num, "%d", fd);

@@ -32,6 +32,9 @@
 /* True in the statically linked launcher. */
 bool awsr_front_is_static(void);
 
+/* This program's path from /proc/self/exe (read once), or "" when /proc cannot say. */
+const char *awsr_self_path(void);
+
 /* An installed companion file beside the launcher or in ../lib/awsrole/ from it
  * (realpath, malloc'd), or NULL. Also finds the preload library. */
 char *awsr_front_find_beside(const char *name);

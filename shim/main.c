@@ -520,8 +520,7 @@ __attribute__((noinline)) static void write_config_copy(struct options *o, struc
     char self[PATH_MAX];
     /* In the companion: the static launcher that handed over (front.h), the program users
      * run. */
-    ssize_t n = front_self[0] ? (ssize_t)snprintf(self, sizeof self, "%s", front_self)
-                              : readlink("/proc/self/exe", self, sizeof self - 1);
+    ssize_t n = snprintf(self, sizeof self, "%s", front_self[0] ? front_self : awsr_self_path());
     if (!t->seg || !cfg || !cfg->config_path || n <= 0 || (size_t)n >= sizeof self)
         return;
     self[n] = '\0';

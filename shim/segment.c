@@ -528,6 +528,10 @@ static void wipe_map(struct awsr_segment *seg)
     struct awsr_seg *m = seg->map;
     for (int i = 0; i < 2; i++) {
         struct awsr_seg_slot *slot = &m->slot[i];
+        /* A slot never written was never current: readers never look at it, and touching
+         * it would cost a page fault for nothing (slot 1 starts on a page of its own). */
+        if (seg->used[i] == 0)
+            continue;
         uint32_t seq = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED) | 1;
         __atomic_store_n(&slot->seq, seq, __ATOMIC_RELAXED);
         static const struct awsr_seg_slot zero;
