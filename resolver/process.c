@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -196,9 +197,52 @@ static void set_foreground(int tty, pid_t pgrp)
     sigprocmask(SIG_SETMASK, &saved, NULL);
 }
 
+/* The child's environment when it gets an MFA code: environ's entries without
+ * AWSROLE_MFA_CODE (the launcher's own is wiped to empty), then AWSROLE_MFA_CODE=code.
+ * Built before fork (malloc is not for the child); the parent wipes it once the child has
+ * its copy. NULL when out of memory: the child then gets no code. */
+#define MFA_CODE_ENTRY "AWSROLE_MFA_CODE="
+
+extern char **environ;
+
+static char **env_with_code(const char *code)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = malloc((n + 2) * sizeof *envp);
+    size_t len = strlen(MFA_CODE_ENTRY) + strlen(code) + 1;
+    char *entry = malloc(len);
+    if (!envp || !entry) {
+        free(envp);
+        free(entry);
+        return NULL;
+    }
+    snprintf(entry, len, "%s%s", MFA_CODE_ENTRY, code);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], MFA_CODE_ENTRY, strlen(MFA_CODE_ENTRY)) != 0)
+            envp[k++] = environ[i];
+    envp[k++] = entry;
+    envp[k] = NULL;
+    return envp;
+}
+
+static void env_with_code_free(char **envp)
+{
+    if (!envp)
+        return;
+    size_t k = 0;
+    while (envp[k + 1])
+        k++;
+    explicit_bzero(envp[k], strlen(envp[k])); /* the code entry is the last */
+    free(envp[k]);
+    free(envp);
+}
+
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void child_exec(char *const argv[], const struct awsr_proc_opts *o, int tty, int out_w,
-                       int err_w, int status_w)
+static void child_exec(char *const argv[], const struct awsr_proc_opts *o, char **envp,
+                       int tty, int out_w, int err_w, int status_w)
 {
     if (o->own_pgrp)
         setpgid(0, 0);
@@ -213,7 +257,7 @@ static void child_exec(char *const argv[], const struct awsr_proc_opts *o, int t
         (void)!write(status_w, &e, sizeof e);
         _exit(127);
     }
-    execvp(argv[0], argv);
+    execvpe(argv[0], argv, envp ? envp : environ);
     int e = errno;
     (void)!write(status_w, &e, sizeof e);
     _exit(127);
@@ -289,10 +333,12 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
                               strerror(e));
     }
     int tty = opts->own_pgrp && opts->terminal ? foreground_terminal() : -1;
+    char **envp = opts->mfa_code && *opts->mfa_code ? env_with_code(opts->mfa_code) : NULL;
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(argv, opts, tty, out_p[1], err_p[1], st_p[1]);
+        child_exec(argv, opts, envp, tty, out_p[1], err_p[1], st_p[1]);
     int fork_errno = errno;
+    env_with_code_free(envp);
     close(out_p[1]);
     close(st_p[1]);
     if (err_p[1] >= 0)

@@ -28,6 +28,9 @@ struct awsr_proc_opts {
     bool terminal;         /* with own_pgrp: when our group holds the terminal, the child's
                               group holds it while it runs (it may ask there, as under the
                               CLI), and gives it back; a Ctrl-C there ends this process too */
+    const char *mfa_code;  /* given to the child as AWSROLE_MFA_CODE (a credential_process
+                              that is awsrole-run may need the code this run was given);
+                              NULL: the child gets none */
 };
 
 struct awsr_proc_result {

@@ -425,6 +425,17 @@ static int assume_step(struct awsr_resolver *r, struct awsr_sts_client *sts, siz
     return -1;
 }
 
+/* The code this run was given (-t, AWSROLE_MFA_CODE) goes on to a credential_process
+ * source (one that is awsrole-run may ask for it) only when no step of this chain needs a
+ * code itself: each code works once. */
+static const char *code_for_source(const struct awsr_resolver *r)
+{
+    for (size_t i = 0; i < r->plan.nsteps; i++)
+        if (r->plan.steps[i].mfa_serial)
+            return NULL;
+    return r->plan.source.mfa_serial ? NULL : r->opts.mfa_code;
+}
+
 static int assume_chain(struct awsr_resolver *r, struct awsr_sts_client *sts, int flags,
                         struct awsr_creds *out, struct awsr_error *err)
 {
@@ -432,7 +443,8 @@ static int assume_chain(struct awsr_resolver *r, struct awsr_sts_client *sts, in
     trace(r, "source credentials: %s%s%s", source_kind_name(r->plan.source.kind),
           r->plan.source.profile ? " from profile " : "",
           r->plan.source.profile ? r->plan.source.profile : "");
-    if (awsr_source_fetch(&r->plan.source, sts, flags & AWSR_RESOLVE_NO_PROMPT, &cur, err))
+    if (awsr_source_fetch(&r->plan.source, sts, flags & AWSR_RESOLVE_NO_PROMPT,
+                          code_for_source(r), &cur, err))
         return -1;
     for (size_t i = 0; i < r->plan.nsteps; i++) {
         struct awsr_creds next = {0};
@@ -493,7 +505,8 @@ static int resolve_source_only(struct awsr_resolver *r, struct awsr_sts_client *
     }
     trace(r, "profile %s has no role: using its %s credentials as they are", r->plan.profile,
           source_kind_name(s->kind));
-    return awsr_source_fetch(s, sts, flags & AWSR_RESOLVE_NO_PROMPT, out, err);
+    return awsr_source_fetch(s, sts, flags & AWSR_RESOLVE_NO_PROMPT, code_for_source(r), out,
+                             err);
 }
 
 static int sts_client(const struct awsr_resolver *r, struct awsr_sts_client *sts,

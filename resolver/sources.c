@@ -206,12 +206,12 @@ static int run_in_chain(const struct awsr_source *src, const struct awsr_proc_op
     return rc;
 }
 
-static int fetch_process(const struct awsr_source *src, bool renewal, struct awsr_creds *out,
-                         struct awsr_error *err)
+static int fetch_process(const struct awsr_source *src, bool renewal, const char *mfa_code,
+                         struct awsr_creds *out, struct awsr_error *err)
 {
     struct awsr_proc_opts opts = {.timeout_ms = AWSR_PROCESS_TIMEOUT_MS,
                                   .capture_stderr = true, .own_pgrp = true,
-                                  .terminal = !renewal};
+                                  .terminal = !renewal, .mfa_code = mfa_code};
     struct awsr_proc_result res;
     int rc = run_in_chain(src, &opts, &res, err);
     if (rc)
@@ -297,7 +297,7 @@ static int fetch_web_identity(const struct awsr_source *src, struct awsr_sts_cli
 }
 
 int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts, bool renewal,
-                      struct awsr_creds *out, struct awsr_error *err)
+                      const char *mfa_code, struct awsr_creds *out, struct awsr_error *err)
 {
     switch (src->kind) {
     case AWSR_SRC_STATIC:
@@ -309,7 +309,7 @@ int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts
     case AWSR_SRC_CONTAINER:
         return awsr_container_fetch(src, out, err);
     case AWSR_SRC_PROCESS:
-        return fetch_process(src, renewal, out, err);
+        return fetch_process(src, renewal, renewal ? NULL : mfa_code, out, err);
     case AWSR_SRC_WEB_IDENTITY:
         return fetch_web_identity(src, sts, out, err);
     }

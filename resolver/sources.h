@@ -18,10 +18,11 @@
  * credential_process runs in a process group of its own (killed whole on timeout; a Ctrl-C
  * meant for a running command does not cut a renewal); before the command runs
  * (`renewal` false) that group also gets the terminal for the time, so it may ask there as
- * under the CLI. Messages follow botocore (e.g. "Error when retrieving credentials from
+ * under the CLI. `mfa_code` (or NULL) goes to a credential_process as AWSROLE_MFA_CODE:
+ * one that is awsrole-run may need the code this run was given. Messages follow botocore (e.g. "Error when retrieving credentials from
  * custom-process: <stderr>"). */
 int awsr_source_fetch(const struct awsr_source *src, struct awsr_sts_client *sts, bool renewal,
-                      struct awsr_creds *out, struct awsr_error *err);
+                      const char *mfa_code, struct awsr_creds *out, struct awsr_error *err);
 
 /* Profiles whose credential_process runs above this process, one per line: a
  * credential_process that resolves one of them again is a loop, stopped at once. */

@@ -10,6 +10,7 @@ import time
 
 import pexpect
 
+from conftest import SEED_MFA_SERIAL
 from test_launcher import PROMPT, ops
 
 PROBE = os.path.join(os.environ.get("AWSROLE_BUILD", "build"), "probes", "getenv_probe")
@@ -28,6 +29,34 @@ def test_credential_process_that_is_awsrole_run_can_prompt(awsenv, sts):
     assert status == 0
     assert ops(sts) == ["GetSessionToken", "AssumeRole"]
     assert sts.calls[-1]["issued"] == key
+
+
+def test_credential_process_that_is_awsrole_run_gets_the_code_without_a_terminal(awsenv, sts):
+    # The outer chain needs no code itself: AWSROLE_MFA_CODE (wiped from the launcher's own
+    # environment) reaches the inner awsrole-run, which uses it; nothing prompts.
+    via_process_config(awsenv)
+    code = awsenv.totp()
+    r = awsenv.run(["-p", "via-proc", "--", os.path.abspath(PROBE), "AWS_ACCESS_KEY_ID",
+                    "AWSROLE_MFA_CODE"],
+                   env_extra={"AWSROLE_MFA_CODE": code})
+    assert r.returncode == 0, r.stderr
+    assert ops(sts) == ["GetSessionToken", "AssumeRole"]
+    assert "AWS_ACCESS_KEY_ID=%s" % sts.calls[-1]["issued"] in r.stdout
+    assert code not in r.stdout  # the tree never sees it
+
+
+def test_code_stays_with_the_chain_that_needs_it(awsenv, sts):
+    # The outer profile asks for a code itself (mfa_serial): one code works once, so the
+    # credential_process does not get it and, with no terminal, says what it needs.
+    via_process_config(awsenv)
+    with open(awsenv.config_path, "a") as f:
+        f.write("[profile outer]\nrole_arn = arn:aws:iam::128716708097:role/cli-role\n"
+                "source_profile = via-proc\nmfa_serial = %s\n" % SEED_MFA_SERIAL)
+    r = awsenv.run(["-p", "outer", "--", "true"], env_extra={"AWSROLE_MFA_CODE": awsenv.totp()})
+    assert r.returncode == 253, r.stderr
+    assert "Error when retrieving credentials from custom-process" in r.stderr
+    assert "there is no terminal to ask on" in r.stderr
+    assert ops(sts) == []
 
 
 def test_ctrl_c_at_a_credential_process_prompt_ends_the_whole_run(awsenv, sts):

@@ -205,7 +205,7 @@ static int fetch_process(const char *cmd, struct awsr_creds *c, struct awsr_erro
     struct awsr_source src = {.kind = AWSR_SRC_PROCESS, .profile = "p",
                               .process_command = (char *)cmd};
     awsr_error_clear(e);
-    return awsr_source_fetch(&src, NULL, false, c, e);
+    return awsr_source_fetch(&src, NULL, false, NULL, c, e);
 }
 
 static void test_process_success(void **state)
@@ -222,6 +222,39 @@ static void test_process_success(void **state)
     assert_string_equal(c.access_key_id, "AKPROC");
     assert_string_equal(c.secret_access_key, "SKPROC");
     assert_string_equal(c.session_token, "TKPROC");
+    awsr_creds_clear(&c);
+}
+
+/* The run's unused MFA code reaches the credential_process as AWSROLE_MFA_CODE (once, in
+ * place of the launcher's wiped entry), never on a renewal, never without a code. */
+static void test_process_gets_the_mfa_code(void **state)
+{
+    (void)state;
+    const char *cmd = "sh -c 'n=$(env | grep -c ^AWSROLE_MFA_CODE=); printf "
+                      "\"{\\\"Version\\\": 1, \\\"AccessKeyId\\\": \\\"AK%s_%s\\\", "
+                      "\\\"SecretAccessKey\\\": \\\"S\\\"}\" \"$n\" "
+                      "\"${AWSROLE_MFA_CODE-unset}\"'";
+    struct awsr_source src = {.kind = AWSR_SRC_PROCESS, .profile = "p",
+                              .process_command = (char *)cmd};
+    struct { const char *code; bool renewal; const char *want; } cases[] = {
+        {"123456", false, "AK1_123456"},
+        {NULL, false, "AK1_"},
+        {"123456", true, "AK1_"},
+    };
+    setenv("AWSROLE_MFA_CODE", "", 1); /* as the launcher leaves it: wiped to empty */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct awsr_creds c = {0};
+        struct awsr_error e = {0};
+        assert_int_equal(awsr_source_fetch(&src, NULL, cases[i].renewal, cases[i].code, &c, &e),
+                         0);
+        assert_string_equal(c.access_key_id, cases[i].want);
+        awsr_creds_clear(&c);
+    }
+    unsetenv("AWSROLE_MFA_CODE");
+    struct awsr_creds c = {0};
+    struct awsr_error e = {0};
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), 0);
+    assert_string_equal(c.access_key_id, "AK0_unset");
     awsr_creds_clear(&c);
 }
 
@@ -385,7 +418,7 @@ static int fetch_env(struct awsr_creds *c, struct awsr_error *e)
 {
     struct awsr_source src = {.kind = AWSR_SRC_ENVIRONMENT, .profile = "dev"};
     awsr_error_clear(e);
-    return awsr_source_fetch(&src, NULL, false, c, e);
+    return awsr_source_fetch(&src, NULL, false, NULL, c, e);
 }
 
 static void test_env_source(void **state)
@@ -444,14 +477,14 @@ static void test_static_source(void **state)
     awsr_creds_set(&src.creds, "AKSTATIC", "SKSTATIC", "TKSTATIC", 0);
     struct awsr_creds c = {0};
     struct awsr_error e = {0};
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), 0);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), 0);
     assert_string_equal(c.access_key_id, "AKSTATIC");
     assert_string_equal(c.session_token, "TKSTATIC");
     assert_ptr_not_equal(c.access_key_id, src.creds.access_key_id);
     awsr_creds_clear(&c);
     awsr_secret_free(src.creds.secret_access_key);
     src.creds.secret_access_key = NULL;
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_non_null(strstr(e.message, "aws_secret_access_key"));
     awsr_creds_clear(&src.creds);
 }
@@ -510,19 +543,19 @@ static void test_container_source_config_errors(void **state)
     struct awsr_creds c = {0};
     struct awsr_error e = {0};
     clear_container_env();
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_int_equal(e.status, AWSR_E_CONFIG);
     assert_string_equal(e.message, "Error when retrieving credentials from EcsContainer: No "
                                    "credentials found in credential_source referenced in "
                                    "profile ecs");
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://metadata.example/x", 1);
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_non_null(strstr(e.message, "Unsupported host 'metadata.example'."));
 
     /* Tokens with CR or LF are refused before any request is made. */
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/x", 1);
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "abc\r\nX-Injected: 1", 1);
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_int_equal(e.status, AWSR_E_CONFIG);
     assert_non_null(strstr(e.message, "Auth token value is not a legal header value"));
     assert_null(strstr(e.message, "abc"));
@@ -534,10 +567,10 @@ static void test_container_source_config_errors(void **state)
     close(fd);
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "fine", 1);
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path, 1); /* the file wins */
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_non_null(strstr(e.message, "Auth token value is not a legal header value"));
     unlink(path);
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_non_null(strstr(e.message, "cannot read the authorization token file"));
     assert_non_null(strstr(e.message, path));
     clear_container_env();
@@ -552,11 +585,11 @@ static void test_web_identity_errors(void **state)
                               .web_identity_token_file = "/nonexistent/token.jwt"};
     struct awsr_creds c = {0};
     struct awsr_error e = {0};
-    assert_int_equal(awsr_source_fetch(&src, NULL, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, NULL, false, NULL, &c, &e), -1);
     assert_non_null(strstr(e.message, "has no role ARN configured"));
     src.role_arn = "arn:aws:iam::123456789012:role/wi";
     struct awsr_sts_client sts = {0};
-    assert_int_equal(awsr_source_fetch(&src, &sts, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, &sts, false, NULL, &c, &e), -1);
     assert_int_equal(e.status, AWSR_E_CONFIG);
     assert_string_equal(e.message, "cannot read the web identity token file "
                                    "/nonexistent/token.jwt: No such file or directory");
@@ -565,7 +598,7 @@ static void test_web_identity_errors(void **state)
     assert_true(fd >= 0);
     close(fd);
     src.web_identity_token_file = path;
-    assert_int_equal(awsr_source_fetch(&src, &sts, false, &c, &e), -1);
+    assert_int_equal(awsr_source_fetch(&src, &sts, false, NULL, &c, &e), -1);
     assert_non_null(strstr(e.message, "is empty"));
     unlink(path);
 }
@@ -582,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_split_errors),
         cmocka_unit_test(test_process_success),
+        cmocka_unit_test(test_process_gets_the_mfa_code),
         cmocka_unit_test(test_process_failure),
         cmocka_unit_test(test_process_garbage_and_version),
         cmocka_unit_test(test_process_hang),
