@@ -618,7 +618,7 @@ static int run_command(struct options *o, struct tree *t)
         shim = NULL;
     }
     if (shim && t->resolved && !awsr_segment_fits(&t->creds[0])) {
-        /* Rare (a session token over 4 KiB): the variables still carry them. */
+        /* Rare (a session token over 16 KiB): the variables still carry them. */
         awsr_log("warning: these credentials are too large for the preload library; "
                  "using environment variables only");
         free(shim);

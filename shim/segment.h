@@ -37,7 +37,7 @@ const char *awsr_segment_name(const struct awsr_segment *seg);
 /* Path of the synthesized credentials file (exists after the first publish). */
 const char *awsr_segment_credentials_path(const struct awsr_segment *seg);
 
-/* Whether credentials fit the segment's fixed-width fields (a session token under 4 KiB). */
+/* Whether credentials fit the segment's fixed-width fields (a session token under 16 KiB). */
 bool awsr_segment_fits(const struct awsr_creds *c);
 
 /* Publishes a new generation: credentials of served[0] for getenv, the region, and the

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define AWSR_SEG_MAGIC   UINT64_C(0x3147455352535741) /* "AWSRSEG1" little-endian */
-#define AWSR_SEG_VERSION 3u
+#define AWSR_SEG_VERSION 4u
 
 /* Segment names: "awsrole-<launcher pid>-<32 hex>", carried in AWSROLE_SEGMENT (the same
  * name as AWSR_SEGMENT_ENV in segment.h); readers open /dev/shm/<name>. The launcher holds
@@ -44,7 +44,8 @@ enum { AWSR_ISSUED_AKID, AWSR_ISSUED_SECRET, AWSR_ISSUED_TOKEN, AWSR_ISSUED_EXPI
 /* Field sizes (each a multiple of 8; strings are NUL-terminated inside their field). */
 #define AWSR_SEG_AKID_MAX    128
 #define AWSR_SEG_SECRET_MAX  128
-#define AWSR_SEG_TOKEN_MAX   4096 /* STS tokens are 1-2 KiB today; room to grow */
+#define AWSR_SEG_TOKEN_MAX   16384 /* STS tokens are 1-2 KiB today; AWS promises no
+                                     * maximum (session tags make them longer) */
 #define AWSR_SEG_EXPIRY_MAX  32   /* ISO 8601 UTC text, "" when the keys do not expire */
 #define AWSR_SEG_REGION_MAX  64
 #define AWSR_SEG_PROFILE_MAX 256
@@ -63,7 +64,7 @@ struct awsr_seg_slot {
     char profile[AWSR_SEG_PROFILE_MAX];
     char credentials_path[AWSR_SEG_PATH_MAX]; /* the synthesized credentials file */
     /* Last, so that a reader's copy of a slot with a token of today's size (1-2 KiB)
-     * ends within its first page. */
+     * ends within its first page: a reader touches only the pages its token spans. */
     char session_token[AWSR_SEG_TOKEN_MAX];
     char reserved1[896];
 };
@@ -91,7 +92,7 @@ struct awsr_seg {
 };
 
 /* Layout asserts: any change here is a version bump. */
-_Static_assert(sizeof(struct awsr_seg_slot) == 6144, "slot size");
+_Static_assert(sizeof(struct awsr_seg_slot) == 18432, "slot size");
 _Static_assert(offsetof(struct awsr_seg_slot, seq) == 0, "slot.seq");
 _Static_assert(offsetof(struct awsr_seg_slot, generation) == 8, "slot.generation");
 _Static_assert(offsetof(struct awsr_seg_slot, expiration) == 16, "slot.expiration");
@@ -114,7 +115,7 @@ _Static_assert(offsetof(struct awsr_seg_header, generation) == 32, "hdr.generati
 _Static_assert(offsetof(struct awsr_seg_header, request_path) == 64, "hdr.request_path");
 _Static_assert(offsetof(struct awsr_seg_header, issued) == 576, "hdr.issued");
 _Static_assert(offsetof(struct awsr_seg, slot) == 1024, "slots");
-_Static_assert(sizeof(struct awsr_seg) == 1024 + 2 * 6144, "segment size");
+_Static_assert(sizeof(struct awsr_seg) == 1024 + 2 * 18432, "segment size");
 _Static_assert(sizeof(struct awsr_seg) % 8 == 0, "word copies");
 
 /* Word-wise atomic copies between private memory and the segment (both sides 8-byte

@@ -728,50 +728,59 @@ static int stale_entry(const char *e, const struct awsr_seg_slot *s)
     return awsr_seg_issued(var_field[v], value) ? v : -1;
 }
 
-static char *const *renew(char *const envp[], struct awsr_envp_scratch *sc)
+/* errno is left alone without saving it: the segment reader and the clock make raw
+ * system calls only (saving it would cost each fork child that execs a lazy binding of
+ * __errno_location and its page faults). */
+size_t awsr_env_stale(char *const envp[], const void **slot, size_t *bytes)
 {
+    if (!envp || awsr_shim_disabled())
+        return 0;
     const struct awsr_seg_slot *s = awsr_seg_snapshot(awsr_clock_now_syscall(), false);
     if (!s)
-        return envp;
-    size_t n = 0;
+        return 0;
+    size_t n = 0, need = 0;
     bool stale = false;
-    for (; envp[n]; n++)
-        stale = stale || stale_entry(envp[n], s) >= 0;
-    if (!stale || n >= AWSR_ENVP_MAX)
-        return envp; /* the common case: nothing to do (or too large to copy) */
-    size_t k = 0, used = 0;
+    for (; envp[n]; n++) {
+        int v = stale_entry(envp[n], s);
+        if (v >= 0) {
+            stale = true;
+            need += var_eq_len[v] + want_len_of(s, v) + 1;
+        }
+    }
+    if (!stale || n > AWSR_ENVP_MAX)
+        return 0; /* the common case: nothing to do (or too large to copy) */
+    *slot = s;
+    *bytes = need;
+    return n;
+}
+
+char *const *awsr_env_renew_into(char *const envp[], size_t n, const void *slot,
+                                 char **array, char *strings, size_t room)
+{
+    const struct awsr_seg_slot *s = slot;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int v = stale_entry(envp[i], s);
         if (v < 0) {
-            sc->array[k++] = envp[i];
+            array[k++] = envp[i];
             continue;
         }
         const char *want = want_of(s, v);
         size_t eq = var_eq_len[v], len = want_len_of(s, v);
         if (!want[0])
             continue; /* the current generation has none: dropped */
-        if (used + eq + len + 1 > sizeof sc->strings) {
-            sc->array[k++] = envp[i];
+        if (eq + len + 1 > room) { /* a renewal since awsr_env_stale made it stale */
+            array[k++] = envp[i];
             continue;
         }
-        char *d = sc->strings + used;
+        room -= eq + len + 1;
         for (size_t j = 0; j < eq; j++)
-            d[j] = var_eq[v][j];
+            strings[j] = var_eq[v][j];
         for (size_t j = 0; j <= len; j++) /* with its NUL */
-            d[eq + j] = want[j];
-        used += eq + len + 1;
-        sc->array[k++] = d;
+            strings[eq + j] = want[j];
+        array[k++] = strings;
+        strings += eq + len + 1;
     }
-    sc->array[k] = NULL;
-    return sc->array;
-}
-
-/* errno is left alone without saving it: the segment reader and the clock make raw
- * system calls only (saving it would cost each fork child that execs a lazy binding of
- * __errno_location and its page faults). */
-char *const *awsr_env_renew(char *const envp[], struct awsr_envp_scratch *sc)
-{
-    if (!envp || awsr_shim_disabled())
-        return envp;
-    return renew(envp, sc);
+    array[k] = NULL;
+    return array;
 }

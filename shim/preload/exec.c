@@ -1,5 +1,6 @@
 /* exec.c - the exec family and posix_spawn: the envp handed to a new program gets the
- * tree's current credentials in place of stale copies of them (env.c's awsr_env_renew).
+ * tree's current credentials in place of stale copies of them (env.c's awsr_env_stale and
+ * awsr_env_renew_into, through shim.h's AWSR_RENEWED_ENVP).
  *
  * Why: a dynamic parent that copied its environment at start (bash, make, CPython) passes
  * that copy on; a dynamic child's constructor renews it, but a static one (Go: terraform)
@@ -8,11 +9,13 @@
  *
  * These run in vfork children (CPython, Java) and after fork in threaded programs: no
  * malloc, no locks, no stdio on the exec paths, and no dlsym unless another preload
- * library shares LD_PRELOAD (then execve chains to the next definition, see next_execve;
- * else it is the raw system call). The PATH search of execvp/execvpe/execlp is glibc's own
+ * library shares LD_PRELOAD (then execve and fexecve chain to the next definition, see
+ * next_definition; else they are the raw system call). The PATH search of execvp/execvpe/execlp is glibc's own
  * rule redone here (its execvpe reaches the kernel through the hidden __execve, which a
- * wrapper cannot reach). The envp copy lives on the caller's stack (about 13 KiB,
- * bounded; a larger environment is passed on unchanged). posix_spawn/posix_spawnp, called
+ * wrapper cannot reach). The envp copy lives on the caller's stack, sized to the
+ * environment (only when something is stale: 9 KiB for the new values and one pointer per
+ * entry; an environment of more than AWSR_ENVP_MAX entries is passed on unchanged).
+ * posix_spawn/posix_spawnp, called
  * in the parent, chain to the next definition (dlsym(RTLD_NEXT) on first use). errno is
  * untouched except where the real call sets it. */
 #include <dlfcn.h>
@@ -40,34 +43,48 @@ static int fail(long r)
 }
 
 typedef int execve_fn(const char *, char *const[], char *const[]);
+typedef int fexecve_fn(int, char *const[], char *const[]);
 
-/* Another preload library in LD_PRELOAD (faketime, a sandbox) may wrap execve too: then
- * the next definition is called, so that its wrapper is not skipped. Looked up on the first
- * exec; with this library alone (the common case) there is nothing to look up. */
-static execve_fn *next_execve(void)
+/* Another preload library in LD_PRELOAD (faketime, a sandbox) may wrap the exec calls too:
+ * then the next definition is called, so that its wrapper is not skipped. Looked up on the
+ * first exec; with this library alone (the common case) there is nothing to look up, and
+ * the wrappers make the system call themselves. */
+static bool other_preloads(void)
 {
-    static execve_fn *next;
-    static int known; /* 0 unknown, 1 looked up */
-    if (__atomic_load_n(&known, __ATOMIC_ACQUIRE))
-        return __atomic_load_n(&next, __ATOMIC_RELAXED);
-    const char *pre = awsr_shim_raw_getenv("LD_PRELOAD");
-    bool others = false;
-    for (const char *p = pre; p && *p; p++)
-        others = others || *p == ':' || *p == ' ';
-    if (others) {
+    static int known; /* 0 unknown, 1 none, 2 others */
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (!k) {
+        const char *pre = awsr_shim_raw_getenv("LD_PRELOAD");
+        bool others = false;
+        for (const char *p = pre; p && *p; p++)
+            others = others || *p == ':' || *p == ' ';
+        k = others ? 2 : 1;
+        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+    }
+    return k == 2;
+}
+
+/* The next definition of name, found once into *slot (NULL: none, or no other preload). */
+static void *next_definition(void **slot, int *known, const char *name)
+{
+    if (__atomic_load_n(known, __ATOMIC_ACQUIRE))
+        return __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if (other_preloads()) {
         int saved = errno;
-        __atomic_store_n(&next, (execve_fn *)dlsym(RTLD_NEXT, "execve"), __ATOMIC_RELAXED);
+        __atomic_store_n(slot, dlsym(RTLD_NEXT, name), __ATOMIC_RELAXED);
         errno = saved;
     }
-    __atomic_store_n(&known, 1, __ATOMIC_RELEASE);
-    return __atomic_load_n(&next, __ATOMIC_RELAXED);
+    __atomic_store_n(known, 1, __ATOMIC_RELEASE);
+    return __atomic_load_n(slot, __ATOMIC_RELAXED);
 }
 
 static int raw_execve(const char *path, char *const argv[], char *const envp[])
 {
-    execve_fn *next = next_execve();
-    if (next)
-        return next(path, argv, envp);
+    static void *next;
+    static int known;
+    execve_fn *fn = (execve_fn *)next_definition(&next, &known, "execve");
+    if (fn)
+        return fn(path, argv, envp);
     return fail(sys6(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0));
 }
 
@@ -162,8 +179,8 @@ static int search_path(const char *file, char *const argv[], char *const envp[])
 
 AWSR_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    struct awsr_envp_scratch sc;
-    return raw_execve(path, argv, awsr_env_renew(envp, &sc));
+    AWSR_RENEWED_ENVP(e, envp);
+    return raw_execve(path, argv, e);
 }
 
 AWSR_EXPORT int execv(const char *path, char *const argv[])
@@ -173,8 +190,8 @@ AWSR_EXPORT int execv(const char *path, char *const argv[])
 
 AWSR_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    struct awsr_envp_scratch sc;
-    return search_path(file, argv, awsr_env_renew(envp, &sc));
+    AWSR_RENEWED_ENVP(e, envp);
+    return search_path(file, argv, e);
 }
 
 AWSR_EXPORT int execvp(const char *file, char *const argv[])
@@ -184,8 +201,12 @@ AWSR_EXPORT int execvp(const char *file, char *const argv[])
 
 AWSR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    struct awsr_envp_scratch sc;
-    char *const *e = awsr_env_renew(envp, &sc);
+    AWSR_RENEWED_ENVP(e, envp);
+    static void *next;
+    static int known;
+    fexecve_fn *fn = (fexecve_fn *)next_definition(&next, &known, "fexecve");
+    if (fn)
+        return fn(fd, argv, e);
     long r = sys6(SYS_execveat, fd, (long)"", (long)argv, (long)e, AT_EMPTY_PATH, 0);
     if (r != -ENOSYS)
         return fail(r);
@@ -250,8 +271,8 @@ static int spawn_next(spawn_fn **slot, const char *name, pid_t *pid, const char 
             return ENOSYS;
         __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
     }
-    struct awsr_envp_scratch sc;
-    return fn(pid, path, fa, attr, argv, awsr_env_renew(envp, &sc));
+    AWSR_RENEWED_ENVP(e, envp);
+    return fn(pid, path, fa, attr, argv, e);
 }
 
 /* posix_spawn, posix_spawnp: each with its own next definition. */

@@ -316,7 +316,7 @@ static uint32_t copy_field(char *dst, const char *src, size_t size)
 #define COPY_FIELD(copy, s, f) copy_field((copy)->f, (s)->f, sizeof (copy)->f)
 
 /* Copies the current slot into a fresh private block under the seqlock: the fixed words
- * and each string up to its end, not the whole 6 KiB slot. The block is mmap'ed (no
+ * and each string up to its end, not the whole 18 KiB slot. The block is mmap'ed (no
  * allocator re-entry) and kept out of core dumps. NULL when no consistent generation could
  * be read. */
 static struct awsr_seg_slot *build_snapshot(const struct awsr_seg *m)
@@ -446,7 +446,7 @@ static const struct awsr_seg_slot *snapshot(int64_t now, bool may_ask, const cha
     struct awsr_seg_slot *fresh = build_snapshot(m);
     /* Done with the segment until the next generation is due: drop its pages from this
      * process's page tables (they stay in the shared file; a later read faults them back),
-     * so a process does not keep 16 KiB of it resident for nothing. */
+     * so a process does not keep the pages it read resident for nothing. */
     raw_madvise(m, sizeof(struct awsr_seg), MADV_DONTNEED);
     if (!fresh)
         return snap;

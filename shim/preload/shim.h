@@ -6,6 +6,7 @@
 #define AWSR_SHIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define AWSR_HIDDEN __attribute__((visibility("hidden")))
 #define AWSR_EXPORT __attribute__((visibility("default")))
@@ -22,18 +23,34 @@ AWSR_HIDDEN const char *awsr_shim_raw_getenv(const char *name);
 /* True in AT_SECURE (setuid/setgid/capability) processes: the shim then does nothing. */
 AWSR_HIDDEN bool awsr_shim_disabled(void);
 
-/* Room for an envp the exec wrappers rewrite (exec.c): an environment of more entries is
- * passed on as it is; the strings hold the current generation's "NAME=value" entries. */
-#define AWSR_ENVP_MAX 512
-struct awsr_envp_scratch {
-    char *array[AWSR_ENVP_MAX];
-    char strings[2 * 4096 + 1024];
-};
+/* The envp the exec wrappers hand a new program: the tree's stale credential values
+ * (issued by an earlier generation) replaced by the current ones; the program's own values
+ * and removals kept. In two steps, so that the caller holds the new array and strings on
+ * its own stack, sized to what is needed (no allocation: safe in a vfork child):
+ *   awsr_env_stale: 0 when there is nothing to renew (the common case; also without a
+ *     segment, in setuid processes, for an envp of more than AWSR_ENVP_MAX entries), else
+ *     the number of entries (the array needs one more for its NULL); sets *slot and
+ *     *bytes (room for the new "NAME=value" strings) for the second step;
+ *   awsr_env_renew_into: fills array and strings (room bytes: a value that does not fit,
+ *     because a renewal came in between, stays as it was), returns array.
+ * errno is left alone. AWSR_RENEWED_ENVP does both in a wrapper. */
+#define AWSR_ENVP_MAX 8192 /* 64 KiB of pointers on the caller's stack at most */
+AWSR_HIDDEN size_t awsr_env_stale(char *const envp[], const void **slot, size_t *bytes);
+AWSR_HIDDEN char *const *awsr_env_renew_into(char *const envp[], size_t n, const void *slot,
+                                             char **array, char *strings, size_t room);
 
-/* envp for a new program: the tree's stale credential values (issued by an earlier
- * generation) replaced by the current ones; the program's own values and removals kept.
- * Returns envp itself when nothing is stale (the common case), else sc->array. No
- * allocation, errno preserved, safe in a vfork child. */
-AWSR_HIDDEN char *const *awsr_env_renew(char *const envp[], struct awsr_envp_scratch *sc);
+/* Declares `out`, the envp to hand on: `in` itself, or a renewed copy on this stack frame
+ * (valid until the enclosing block ends). Both arrays are variable-length, so the common
+ * case (nothing stale) takes no stack: no page of it to fault in a fork child. */
+#define AWSR_RENEWED_ENVP(out, in)                                                    \
+    const void *out##_slot_ = NULL;                                                   \
+    size_t out##_bytes_ = 0;                                                          \
+    size_t out##_n_ = awsr_env_stale((in), &out##_slot_, &out##_bytes_);             \
+    char *out##_array_[out##_n_ + 1];                                                 \
+    char out##_strings_[out##_n_ ? out##_bytes_ : 1];                                 \
+    char *const *out = out##_n_ ? awsr_env_renew_into((in), out##_n_, out##_slot_,    \
+                                                      out##_array_, out##_strings_,   \
+                                                      out##_bytes_)                   \
+                                : (in)
 
 #endif

@@ -545,15 +545,32 @@ def test_nested_run_ignores_proxies_for_the_tree_endpoint(awsenv, sts):
     assert "reusing the credentials of the enclosing awsrole-run tree" in r.stderr
 
 
-def test_token_too_large_for_the_segment_falls_back_to_environment_variables(awsenv, sts):
-    """A role session token over the segment's 4 KiB field (many session tags): the command
-    still runs, with the credentials in its environment and a warning, not an error."""
+def test_long_session_token_is_served_by_the_preload_library(awsenv, sts):
+    """AWS promises no maximum token size (session tags make them longer): a 6000-character
+    token goes through the segment, whole, like any other."""
     awsenv.seed()
-    sts.configure(role_token_chars=5000)
+    sts.configure(role_token_chars=6000)
+    probe = os.path.join(os.path.dirname(awsenv.bin), "probes", "getenv_probe")
+    r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "sh", "-c",
+                    'echo "${LD_PRELOAD:-none}"; exec "$0" AWS_SESSION_TOKEN', probe])
+    assert r.returncode == 0, r.stderr
+    preload, token = r.stdout.splitlines()
+    assert preload.endswith("libawsrole-shim.so")
+    role = [c for c in sts.issued if c["kind"] == "role"][0]
+    assert token == "AWS_SESSION_TOKEN=" + role["SessionToken"]
+    assert len(role["SessionToken"]) == 6000
+    assert "too large" not in r.stderr
+
+
+def test_token_too_large_for_the_segment_falls_back_to_environment_variables(awsenv, sts):
+    """A role session token over the segment's 16 KiB field: the command still runs, with
+    the credentials in its environment and a warning, not an error."""
+    awsenv.seed()
+    sts.configure(role_token_chars=17000)
     r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "sh", "-c",
                     'printf "%s %s\\n" "${#AWS_SESSION_TOKEN}" "${LD_PRELOAD:-none}"'])
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["5000", "none"]
+    assert r.stdout.split() == ["17000", "none"]
     assert "too large for the preload library; using environment variables only" in r.stderr
     role = [c for c in sts.issued if c["kind"] == "role"][0]
-    assert len(role["SessionToken"]) == 5000
+    assert len(role["SessionToken"]) == 17000

@@ -328,6 +328,29 @@ def test_exec_wrapper_chains_to_another_preload_library(env):
     assert gen_of(probe_values(r.stdout)["AWS_ACCESS_KEY_ID"]) == 2
 
 
+def test_exec_wrapper_renews_a_large_environment(env):
+    """Some CI runners export thousands of variables: the renewed copy is sized to the
+    environment, so a static program started late still gets the current generation."""
+    big = dict(env, **{"FILLER_%04d" % i: "x" * 20 for i in range(3000)})
+    vals = static_after_renewal(big, ["bash", "-c", "sleep 2; %s" % STATIC])
+    assert gen_of(vals["AWS_ACCESS_KEY_ID"]) == 2, vals
+
+
+def test_fexecve_renews_and_chains_to_another_preload_library(env):
+    """os.execve on a descriptor is fexecve: CPython hands it its start-up copy of the
+    environment (generation 1) after the renewal; the shim's wrapper renews it, alone and
+    through a second preload library's fexecve."""
+    code = ("import os, time\n"
+            "time.sleep(2)\n"
+            "os.execve(os.open(%r, os.O_RDONLY), [%r], os.environ)\n" % (STATIC, STATIC))
+    other = os.path.join(PROBES, "libother_execve.so")
+    for e in (env, dict(env, LD_PRELOAD=other)):
+        r = segw(e, [PYTHON, "-c", code], RENEWAL)
+        assert r.returncode == 0, r.stderr
+        assert ("other-fexecve" in r.stderr) == (e is not env), r.stderr
+        assert gen_of(probe_values(r.stdout)["AWS_ACCESS_KEY_ID"]) == 2
+
+
 def test_exec_wrappers_keep_libc_behaviour(env, tmp_path):
     """PATH search, scripts without #!, errors: as glibc's exec functions."""
     script = tmp_path / "noshebang"

@@ -190,14 +190,14 @@ static struct awsr_seg *map_rw(const struct awsr_segment *seg)
 static void test_layout(void **state)
 {
     (void)state;
-    assert_int_equal(sizeof(struct awsr_seg), 13312);
+    assert_int_equal(sizeof(struct awsr_seg), 37888);
     assert_int_equal(sizeof(struct awsr_seg_header), 1024);
-    assert_int_equal(sizeof(struct awsr_seg_slot), 6144);
-    assert_int_equal(offsetof(struct awsr_seg, slot[1]), 1024 + 6144);
+    assert_int_equal(sizeof(struct awsr_seg_slot), 18432);
+    assert_int_equal(offsetof(struct awsr_seg, slot[1]), 1024 + 18432);
     assert_int_equal(offsetof(struct awsr_seg_slot, session_token), 1152);
     /* A reader's snapshot of a slot with a 2 KiB token fits in one page. */
     assert_true(AWSR_SNAP_LENS_ROOM + offsetof(struct awsr_seg_slot, session_token) + 2048 <= 4096);
-    assert_true(AWSR_SEG_TOKEN_MAX >= 2048);
+    assert_true(AWSR_SEG_TOKEN_MAX >= 16384);
     uint64_t magic = AWSR_SEG_MAGIC;
     assert_memory_equal(&magic, "AWSRSEG1", 8); /* little-endian hosts */
     assert_string_equal(AWSR_SEG_ENV, AWSR_SEGMENT_ENV);
@@ -249,6 +249,33 @@ static void test_round_trip(void **state)
     assert_int_equal(stat(cred, &st), -1);
     assert_int_equal(stat(dir, &st), -1);
     clear_our_vars();
+}
+
+/* Session tokens have no documented maximum (session tags make them longer): up to
+ * 16 KiB they are served whole; a longer one does not fit and is refused, not cut. */
+static void test_large_token(void **state)
+{
+    (void)state;
+    struct awsr_segment *seg = new_segment(false);
+    static char token[AWSR_SEG_TOKEN_MAX + 1];
+    memset(token, 'T', sizeof token - 1);
+    token[AWSR_SEG_TOKEN_MAX - 1] = '\0'; /* the longest that fits */
+    struct awsr_creds c = {.access_key_id = "ASIALARGE", .secret_access_key = "s",
+                           .session_token = token, .expiration = time(NULL) + 3600};
+    assert_true(awsr_segment_fits(&c));
+    struct awsr_served served = {.profile = "p", .creds = &c};
+    struct awsr_error err = {0};
+    assert_int_equal(awsr_segment_publish(seg, "eu-west-1", &served, 1, &err), 0);
+    setenv("AWS_SESSION_TOKEN", token, 1); /* as the launcher hands them on */
+    setenv("AWS_SECURITY_TOKEN", token, 1);
+    assert_int_equal(strlen(awsr_test_getenv("AWS_SESSION_TOKEN")), AWSR_SEG_TOKEN_MAX - 1);
+    assert_string_equal(awsr_test_getenv("AWS_SECURITY_TOKEN"), token);
+    token[AWSR_SEG_TOKEN_MAX - 1] = 'T';
+    assert_false(awsr_segment_fits(&c));
+    assert_int_equal(awsr_segment_publish(seg, "eu-west-1", &served, 1, &err), -1);
+    awsr_segment_destroy(seg);
+    clear_our_vars();
+    reset_reader();
 }
 
 /* The process moves to a new generation only near expiry; a thread moves on reading the
@@ -573,22 +600,52 @@ static void test_envp_renewal(void **state)
     creds_for(&c, a, sec, tok, 1, 0);
     snprintf(old_token, sizeof old_token, "AWS_SECURITY_TOKEN=%s", tok);
     char *envp[] = {"PATH=/bin", old_akid, mine, old_token, "AWS_REGION=eu-west-3", NULL};
-    struct awsr_envp_scratch sc;
     /* Generation 1 is current: nothing to do. */
-    assert_ptr_equal(awsr_env_renew(envp, &sc), envp);
+    {
+        AWSR_RENEWED_ENVP(out, envp);
+        assert_ptr_equal(out, envp);
+    }
     reset_reader();
     publish_gen(seg, 2, time(NULL) + 3600);
     errno = 1234;
-    char *const *out = awsr_env_renew(envp, &sc);
-    assert_int_equal(errno, 1234);
-    assert_ptr_equal(out, sc.array);
-    assert_string_equal(out[0], "PATH=/bin");
-    assert_string_equal(out[1], "AWS_ACCESS_KEY_ID=ASIAGEN0000000000000002");
-    assert_ptr_equal(out[2], mine);
-    assert_memory_equal(out[3], "AWS_SECURITY_TOKEN=token-2-", 27);
-    assert_string_equal(out[4], "AWS_REGION=eu-west-3");
-    assert_null(out[5]);
-    assert_null(awsr_env_renew(NULL, &sc));
+    {
+        AWSR_RENEWED_ENVP(out, envp);
+        assert_int_equal(errno, 1234);
+        assert_ptr_not_equal(out, envp);
+        assert_string_equal(out[0], "PATH=/bin");
+        assert_string_equal(out[1], "AWS_ACCESS_KEY_ID=ASIAGEN0000000000000002");
+        assert_ptr_equal(out[2], mine);
+        assert_memory_equal(out[3], "AWS_SECURITY_TOKEN=token-2-", 27);
+        assert_string_equal(out[4], "AWS_REGION=eu-west-3");
+        assert_null(out[5]);
+    }
+    {
+        char *const *none = NULL;
+        AWSR_RENEWED_ENVP(out, none);
+        assert_null(out);
+    }
+    /* A large environment (thousands of entries, as some CI runners export) is renewed too,
+     * its stale entry wherever it is; beyond AWSR_ENVP_MAX entries it is passed on as is. */
+    size_t big = AWSR_ENVP_MAX + 1;
+    char **large = calloc(big + 1, sizeof *large);
+    assert_non_null(large);
+    for (size_t i = 0; i < big; i++)
+        large[i] = "FILLER=x";
+    large[3000] = old_akid;
+    large[3001] = NULL; /* 3001 entries */
+    {
+        AWSR_RENEWED_ENVP(out, large);
+        assert_ptr_not_equal(out, large);
+        assert_string_equal(out[3000], "AWS_ACCESS_KEY_ID=ASIAGEN0000000000000002");
+        assert_ptr_equal(out[2999], large[2999]);
+        assert_null(out[3001]);
+    }
+    large[3001] = "FILLER=x"; /* AWSR_ENVP_MAX + 1 entries */
+    {
+        AWSR_RENEWED_ENVP(out, large);
+        assert_ptr_equal(out, large);
+    }
+    free(large);
     awsr_segment_destroy(seg);
     reset_reader();
 }
@@ -910,6 +967,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_large_token),
         cmocka_unit_test(test_generation_rule),
         cmocka_unit_test(test_foreign_mode_ignored),
         cmocka_unit_test(test_foreign_owner_ignored),
