@@ -683,7 +683,7 @@ static void test_env_init_compares(void **state)
     assert_int_equal(len->region, strlen(s->region));
 
     const char *akid = real_env("AWS_ACCESS_KEY_ID");
-    static char longer[256], last[4096];
+    static char longer[256], last[AWSR_SEG_TOKEN_MAX];
     snprintf(longer, sizeof longer, "%sX", s->secret_access_key);
     snprintf(last, sizeof last, "%s", s->session_token);
     last[strlen(last) - 1] ^= 1;
