@@ -10,14 +10,14 @@
  * These run in vfork children (CPython, Java) and after fork in threaded programs: no
  * malloc, no locks, no stdio on the exec paths, and no dlsym unless another preload
  * library shares LD_PRELOAD (then execve and fexecve chain to the next definition, see
- * next_definition; else they are the raw system call). The PATH search of execvp/execvpe/execlp is glibc's own
- * rule redone here (its execvpe reaches the kernel through the hidden __execve, which a
- * wrapper cannot reach). The envp copy lives on the caller's stack, sized to the
- * environment (only when something is stale: 9 KiB for the new values and one pointer per
- * entry; an environment of more than AWSR_ENVP_MAX entries is passed on unchanged).
- * posix_spawn/posix_spawnp, called
- * in the parent, chain to the next definition (dlsym(RTLD_NEXT) on first use). errno is
- * untouched except where the real call sets it. */
+ * next_definition; else they are the raw system call). The PATH search of
+ * execvp/execvpe/execlp is glibc's own rule redone here (its execvpe reaches the kernel
+ * through the hidden __execve, which a wrapper cannot reach). The envp copy lives on the
+ * caller's stack, made only when something is stale and sized to it (one pointer per
+ * entry, the new values' bytes; an environment of more than AWSR_ENVP_MAX entries is
+ * passed on unchanged). posix_spawn/posix_spawnp, called in the parent, chain to the next
+ * definition (dlsym(RTLD_NEXT) on first use). errno is untouched except where the real
+ * call sets it. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
