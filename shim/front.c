@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -39,13 +38,18 @@ bool awsr_front_is_static(void)
 
 const char *awsr_self_path(void)
 {
-    /* Kept on the heap: a static PATH_MAX buffer would be a page of its own to fault in. */
+    /* On the heap, and read through a small buffer first: a PATH_MAX buffer, static or
+     * on the stack, would be a page of its own to fault in. */
     static char *self;
     if (!self) {
-        char buf[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-        buf[n > 0 ? n : 0] = '\0';
-        self = strdup(buf);
+        char small[256];
+        ssize_t n = readlink("/proc/self/exe", small, sizeof small);
+        if (n > 0 && (size_t)n < sizeof small) {
+            self = strndup(small, (size_t)n);
+        } else if (n > 0 && (self = malloc(PATH_MAX))) {
+            n = readlink("/proc/self/exe", self, PATH_MAX - 1);
+            self[n > 0 ? n : 0] = '\0';
+        }
         if (!self)
             return "";
     }
@@ -54,24 +58,29 @@ const char *awsr_self_path(void)
 
 char *awsr_front_find_beside(const char *name)
 {
-    char self[PATH_MAX];
-    snprintf(self, sizeof self, "%s", awsr_self_path());
-    if (!self[0])
+    const char *self = awsr_self_path();
+    const char *slash = strrchr(self, '/');
+    if (!slash)
         return NULL;
-    char *dir = dirname(self);
-    const char *candidates[] = {"%s/%s", "%s/../lib/awsrole/%s"};
+    int dir_len = (int)(slash - self);
+    const char *candidates[] = {"%.*s/%s", "%.*s/../lib/awsrole/%s"};
     for (size_t i = 0; i < 2; i++) {
-        char path[PATH_MAX + 64], real[PATH_MAX];
-        snprintf(path, sizeof path, candidates[i], dir, name);
-        if (access(path, R_OK) != 0)
-            continue;
-        /* The directory of /proc/self/exe is already canonical: beside it, only the file
-         * itself may be a link (one readlink instead of one per component). */
-        char target[1];
-        if (i == 0 && readlink(path, target, sizeof target) < 0 && errno == EINVAL)
-            return strdup(path);
-        if (realpath(path, real))
-            return strdup(real);
+        char *path;
+        if (asprintf(&path, candidates[i], dir_len, self, name) < 0)
+            return NULL;
+        if (access(path, R_OK) == 0) {
+            /* The directory of /proc/self/exe is already canonical: beside it, only the
+             * file itself may be a link (one readlink instead of one per component). */
+            char target[1];
+            if (i == 0 && readlink(path, target, sizeof target) < 0 && errno == EINVAL)
+                return path;
+            char *real = realpath(path, NULL);
+            if (real) {
+                free(path);
+                return real;
+            }
+        }
+        free(path);
     }
     return NULL;
 }

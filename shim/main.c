@@ -509,27 +509,24 @@ static int start_server(struct options *o, struct tree *t, struct awsr_error *er
     return 0;
 }
 
-static char front_self[PATH_MAX];
+/* In the companion: the static launcher that handed over (front.h), the program users
+ * run; NULL elsewhere. */
+static char *front_self;
 
-/* Writes the private config copy in the segment's directory (best effort). Not inlined:
- * its PATH_MAX buffers would make main's frame 10 KiB deeper, and every start touch stack
- * pages it does not use (a fault costs ~10 us on the bench VM). */
-__attribute__((noinline)) static void write_config_copy(struct options *o, struct tree *t)
+/* Writes the private config copy in the segment's directory (best effort). No PATH_MAX
+ * buffers on the stack: each page of stack a start touches is a fault (~10 us on the bench
+ * VM). */
+static void write_config_copy(struct options *o, struct tree *t)
 {
     const struct awsr_config *cfg = t->res[0].cfg;
-    char self[PATH_MAX];
-    /* In the companion: the static launcher that handed over (front.h), the program users
-     * run. */
-    ssize_t n = snprintf(self, sizeof self, "%s", front_self[0] ? front_self : awsr_self_path());
-    if (!t->seg || !cfg || !cfg->config_path || n <= 0 || (size_t)n >= sizeof self)
+    const char *self = front_self ? front_self : awsr_self_path();
+    if (!t->seg || !cfg || !cfg->config_path || !self[0])
         return;
-    self[n] = '\0';
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", awsr_segment_credentials_path(t->seg));
-    char *slash = strrchr(dir, '/');
-    if (!slash)
+    const char *cred = awsr_segment_credentials_path(t->seg);
+    const char *slash = strrchr(cred, '/');
+    char *dir = slash ? strndup(cred, (size_t)(slash - cred)) : NULL;
+    if (!dir)
         return;
-    *slash = '\0';
     struct awsr_genconfig_profile served[1 + MAX_ALSO];
     for (size_t i = 0; i < t->n; i++)
         served[i] = (struct awsr_genconfig_profile){.name = t->res[i].plan.profile,
@@ -544,6 +541,7 @@ __attribute__((noinline)) static void write_config_copy(struct options *o, struc
         awsr_log("the command's AWS_CONFIG_FILE is a private copy whose served profiles use "
                  "credential_process = awsrole-run");
     }
+    free(dir);
 }
 
 /* The tree's variables beyond awsr_child_env_apply: the endpoint, the config copy, and for
@@ -727,7 +725,7 @@ int main(int argc, char **argv)
         /* The static launcher's path is kept for the config copy, out of the tree's sight. */
         const char *fp = getenv(AWSR_FRONT_SELF_ENV);
         if (fp)
-            snprintf(front_self, sizeof front_self, "%s", fp);
+            front_self = strdup(fp);
         unsetenv(AWSR_FRONT_SELF_ENV);
         char code[sizeof mfa_code_copy];
         if (awsr_front_take_code(code, sizeof code))
