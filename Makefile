@@ -69,7 +69,8 @@ INCLUDES    := -Iresolver -Ishim
 # (shim/preload/str.h) back into libc calls; compilers without the option skip it.
 NO_LIBCALL_LOOPS := $(shell $(CC) -fno-tree-loop-distribute-patterns -Werror -E -x c /dev/null >/dev/null 2>&1 && echo -fno-tree-loop-distribute-patterns)
 SHIM_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden $(NO_LIBCALL_LOOPS) \
-               -ftls-model=initial-exec -fno-stack-protector -Ishim $(SHIM_EXTRA_CFLAGS)
+               -ftls-model=initial-exec -fno-stack-protector -fstack-clash-protection -Ishim \
+               $(SHIM_EXTRA_CFLAGS)
 # -z noseparate-code: the headers, code and read-only data share one mapping (5 pages)
 # instead of three, so every process of the tree pays two mmaps and two page faults less
 # (a fault costs 13 us on the VMs the budgets are measured on).

@@ -425,15 +425,31 @@ static int assume_step(struct awsr_resolver *r, struct awsr_sts_client *sts, siz
     return -1;
 }
 
-/* The code this run was given (-t, AWSROLE_MFA_CODE) goes on to a credential_process
- * source (one that is awsrole-run may ask for it) only when no step of this chain needs a
- * code itself: each code works once. */
-static const char *code_for_source(const struct awsr_resolver *r)
+static bool chain_asks_for_code(const struct awsr_resolver *r)
 {
     for (size_t i = 0; i < r->plan.nsteps; i++)
         if (r->plan.steps[i].mfa_serial)
+            return true;
+    return r->plan.source.mfa_serial != NULL;
+}
+
+/* The code this run was given (-t, AWSROLE_MFA_CODE) goes on to a credential_process
+ * source (one that is awsrole-run may ask for it) only when no chain of the run (this
+ * profile's or an --also profile's) asks for a code itself, and to one process only, the
+ * first profile's in command-line order: each code works once. */
+static const char *code_for_source(const struct awsr_resolver *r)
+{
+    if (!r->opts.mfa_code || r->plan.source.kind != AWSR_SRC_PROCESS)
+        return NULL;
+    const struct awsr_resolver *first = r, *p = r;
+    do {
+        if (chain_asks_for_code(p))
             return NULL;
-    return r->plan.source.mfa_serial ? NULL : r->opts.mfa_code;
+        if (p->plan.source.kind == AWSR_SRC_PROCESS && p < first)
+            first = p; /* peers are one array (awsr_resolver_share) */
+        p = p->peer;
+    } while (p && p != r);
+    return first == r ? r->opts.mfa_code : NULL;
 }
 
 static int assume_chain(struct awsr_resolver *r, struct awsr_sts_client *sts, int flags,

@@ -47,8 +47,8 @@ const char *awsr_self_path(void)
         if (n > 0 && (size_t)n < sizeof small) {
             self = strndup(small, (size_t)n);
         } else if (n > 0 && (self = malloc(PATH_MAX))) {
-            n = readlink("/proc/self/exe", self, PATH_MAX - 1);
-            self[n > 0 ? n : 0] = '\0';
+            n = readlink("/proc/self/exe", self, PATH_MAX);
+            self[n > 0 && n < PATH_MAX ? n : 0] = '\0'; /* a cut path: unknown */
         }
         if (!self)
             return "";

@@ -731,6 +731,8 @@ static int stale_entry(const char *e, const struct awsr_seg_slot *s)
 /* errno is left alone without saving it: the segment reader and the clock make raw
  * system calls only (saving it would cost each fork child that execs a lazy binding of
  * __errno_location and its page faults). */
+_Static_assert(AWSR_ENVP_STRINGS_MAX >= 2 * AWSR_SEG_TOKEN_MAX + 256, "envp strings cap");
+
 size_t awsr_env_stale(char *const envp[], const void **slot, size_t *bytes)
 {
     if (!envp || awsr_shim_disabled())
@@ -747,7 +749,7 @@ size_t awsr_env_stale(char *const envp[], const void **slot, size_t *bytes)
             need += var_eq_len[v] + want_len_of(s, v) + 1;
         }
     }
-    if (!stale || n > AWSR_ENVP_MAX)
+    if (!stale || n > AWSR_ENVP_MAX || need > AWSR_ENVP_STRINGS_MAX)
         return 0; /* the common case: nothing to do (or too large to copy) */
     *slot = s;
     *bytes = need;
@@ -759,7 +761,7 @@ char *const *awsr_env_renew_into(char *const envp[], size_t n, const void *slot,
 {
     const struct awsr_seg_slot *s = slot;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && envp[i]; i++) { /* another thread may shrink environ */
         int v = stale_entry(envp[i], s);
         if (v < 0) {
             array[k++] = envp[i];

@@ -28,13 +28,18 @@ AWSR_HIDDEN bool awsr_shim_disabled(void);
  * and removals kept. In two steps, so that the caller holds the new array and strings on
  * its own stack, sized to what is needed (no allocation: safe in a vfork child):
  *   awsr_env_stale: 0 when there is nothing to renew (the common case; also without a
- *     segment, in setuid processes, for an envp of more than AWSR_ENVP_MAX entries), else
+ *     segment, in setuid processes, for an envp of more than AWSR_ENVP_MAX entries or
+ *     whose new values would take more than AWSR_ENVP_STRINGS_MAX bytes), else
  *     the number of entries (the array needs one more for its NULL); sets *slot and
  *     *bytes (room for the new "NAME=value" strings) for the second step;
  *   awsr_env_renew_into: fills array and strings (room bytes: a value that does not fit,
  *     because a renewal came in between, stays as it was), returns array.
  * errno is left alone. AWSR_RENEWED_ENVP does both in a wrapper. */
-#define AWSR_ENVP_MAX 8192 /* 64 KiB of pointers on the caller's stack at most */
+#define AWSR_ENVP_MAX 4096 /* 32 KiB of pointers on the caller's stack at most */
+/* ... and the new values' bytes at most this (two 16 KiB tokens and the small values): an
+ * envp that repeats a variable many times is passed on unchanged rather than grow the
+ * stack. */
+#define AWSR_ENVP_STRINGS_MAX (2 * 16384 + 1024)
 AWSR_HIDDEN size_t awsr_env_stale(char *const envp[], const void **slot, size_t *bytes);
 AWSR_HIDDEN char *const *awsr_env_renew_into(char *const envp[], size_t n, const void *slot,
                                              char **array, char *strings, size_t room);

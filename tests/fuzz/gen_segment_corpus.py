@@ -7,7 +7,7 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus", "segment_reader")
 MAGIC = 0x3147455352535741
-SLOT, HDR = 6144, 1024
+SLOT, HDR, TOKEN = 18432, 1024, 16384
 SEG = HDR + 2 * SLOT
 LAZY, REQUESTED, FAILED = 1, 2, 4
 HISTORY, FIELDS = 24, 4  # issued-value history: generations kept, fields (akid, secret, token, expiry)
@@ -33,11 +33,11 @@ def slot(gen, seq=2, exp=4102444800, akid="ASIAFUZZ0000000000001", secret="fuzz/
          seg_flags=0):
     s = struct.pack("<IIQqQ", seq, 0, gen, exp, seg_flags)
     s += field(akid, 128) + field(secret, 128) + field(exptext, 32) + field(region, 64)
-    s += field(profile, 256) + field(path, 512) + field(token, 4096)
+    s += field(profile, 256) + field(path, 512) + field(token, TOKEN)
     return s.ljust(SLOT, b"\0")
 
 
-def header(current=0, flags=0, magic=MAGIC, version=3, size=SEG, gen=1, req="", issued=None):
+def header(current=0, flags=0, magic=MAGIC, version=4, size=SEG, gen=1, req="", issued=None):
     """issued: {field index: [values]}, hashed into the history rings."""
     h = struct.pack("<QIIiIIIQ", magic, version, size, 1234, flags, current, 0, gen)
     h = h.ljust(64, b"\0") + field(req, 512)
@@ -55,7 +55,7 @@ def image(hdr, s0=None, s1=None):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    full = b"A" * 9000
+    full = b"A" * 20000
     cases = {
         "gen1_slot0": image(header(0), slot(1)),
         "gen2_slot1": image(header(1, gen=2), slot(1), slot(2, region="")),
@@ -71,7 +71,7 @@ def main():
         "unterminated": image(header(0), slot(1, akid=full, secret=full, token=full, exptext=full,
                                                 region=full, profile=full, path=full)),
         "extreme_expiry": image(header(0), slot(1, exp=-(2 ** 63))) + image(header(0), slot(2, exp=2 ** 63 - 1)),
-        "bad_version": image(header(0, version=2), slot(1)),
+        "bad_version": image(header(0, version=3), slot(1)),
         "bad_size": image(header(0, size=SEG - 8), slot(1)),
         "bad_magic": image(header(0, magic=0), slot(1)),
         "short": header(0)[:40],

@@ -59,6 +59,31 @@ def test_code_stays_with_the_chain_that_needs_it(awsenv, sts):
     assert ops(sts) == []
 
 
+def test_code_stays_with_an_also_profile_that_needs_it(awsenv, sts):
+    # --also role-with-mfa asks for the code itself: the credential_process of the first
+    # profile does not get it either.
+    via_process_config(awsenv)
+    r = awsenv.run(["-p", "via-proc", "--also", "role-with-mfa", "--", "true"],
+                   env_extra={"AWSROLE_MFA_CODE": awsenv.totp()})
+    assert r.returncode == 253, r.stderr
+    assert "there is no terminal to ask on" in r.stderr
+    assert ops(sts) == []
+
+
+def test_code_goes_to_one_credential_process_only(awsenv, sts):
+    # Two --also profiles whose credential_process is awsrole-run for the same role: the
+    # first gets the code, the second (without one, and without a terminal) finds what the
+    # first cached.
+    via_process_config(awsenv)
+    with open(awsenv.config_path, "a") as f:
+        f.write("[profile via-proc-2]\ncredential_process = %s --profile role-with-mfa "
+                "--export --format process\n" % awsenv.bin)
+    r = awsenv.run(["-p", "via-proc", "--also", "via-proc-2", "--", "true"],
+                   env_extra={"AWSROLE_MFA_CODE": awsenv.totp()})
+    assert r.returncode == 0, r.stderr
+    assert ops(sts) == ["GetSessionToken", "AssumeRole"]
+
+
 def test_ctrl_c_at_a_credential_process_prompt_ends_the_whole_run(awsenv, sts):
     via_process_config(awsenv)
     child = awsenv.spawn(["-p", "via-proc", "--", "true"])
