@@ -36,7 +36,7 @@ bool awsr_front_is_static(void);
 const char *awsr_self_path(void);
 
 /* An installed companion file beside the launcher or in ../lib/awsrole/ from it
- * (realpath, malloc'd), or NULL. Also finds the preload library. */
+ * (a canonical path, malloc'd), or NULL. Also finds the preload library. */
 char *awsr_front_find_beside(const char *name);
 
 /* Static launcher, first phase: arms the handover (argv as the process got it; code

@@ -64,25 +64,24 @@ static bool other_preloads(void)
     return k == 2;
 }
 
-/* The next definition of name, found once into *slot (NULL: none, or no other preload). */
-static void *next_definition(void **slot, int *known, const char *name)
+/* The next definition of name (another preload library's, else libc's), found once into
+ * *slot; NULL when there is none. errno is kept. */
+static void *next_definition(void **slot, const char *name)
 {
-    if (__atomic_load_n(known, __ATOMIC_ACQUIRE))
-        return __atomic_load_n(slot, __ATOMIC_RELAXED);
-    if (other_preloads()) {
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!fn) {
         int saved = errno;
-        __atomic_store_n(slot, dlsym(RTLD_NEXT, name), __ATOMIC_RELAXED);
+        fn = dlsym(RTLD_NEXT, name);
         errno = saved;
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
     }
-    __atomic_store_n(known, 1, __ATOMIC_RELEASE);
-    return __atomic_load_n(slot, __ATOMIC_RELAXED);
+    return fn;
 }
 
 static int raw_execve(const char *path, char *const argv[], char *const envp[])
 {
     static void *next;
-    static int known;
-    execve_fn *fn = (execve_fn *)next_definition(&next, &known, "execve");
+    execve_fn *fn = other_preloads() ? (execve_fn *)next_definition(&next, "execve") : NULL;
     if (fn)
         return fn(path, argv, envp);
     return fail(sys6(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0));
@@ -203,8 +202,7 @@ AWSR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     AWSR_RENEWED_ENVP(e, envp);
     static void *next;
-    static int known;
-    fexecve_fn *fn = (fexecve_fn *)next_definition(&next, &known, "fexecve");
+    fexecve_fn *fn = other_preloads() ? (fexecve_fn *)next_definition(&next, "fexecve") : NULL;
     if (fn)
         return fn(fd, argv, e);
     long r = sys6(SYS_execveat, fd, (long)"", (long)argv, (long)e, AT_EMPTY_PATH, 0);
@@ -257,20 +255,14 @@ LIST_WRAPPER(execlp, LIST_SEARCH)
 typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *,
                      const posix_spawnattr_t *, char *const[], char *const[]);
 
-/* The next definition (libc's), found once; ENOSYS when there is none. */
-static int spawn_next(spawn_fn **slot, const char *name, pid_t *pid, const char *path,
+/* The next definition, always (the wrapper does not spawn itself); ENOSYS when none. */
+static int spawn_next(void **slot, const char *name, pid_t *pid, const char *path,
                       const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                       char *const argv[], char *const envp[])
 {
-    spawn_fn *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!fn) {
-        int saved = errno;
-        fn = (spawn_fn *)dlsym(RTLD_NEXT, name);
-        errno = saved;
-        if (!fn)
-            return ENOSYS;
-        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
-    }
+    spawn_fn *fn = (spawn_fn *)next_definition(slot, name);
+    if (!fn)
+        return ENOSYS;
     AWSR_RENEWED_ENVP(e, envp);
     return fn(pid, path, fa, attr, argv, e);
 }
@@ -280,7 +272,7 @@ static int spawn_next(spawn_fn **slot, const char *name, pid_t *pid, const char 
     AWSR_EXPORT int name(pid_t *pid, const char *target, const posix_spawn_file_actions_t *fa, \
                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) \
     {                                                                                        \
-        static spawn_fn *next;                                                               \
+        static void *next;                                                                   \
         return spawn_next(&next, #name, pid, target, fa, attr, argv, envp);                  \
     }
 SPAWN_WRAPPER(posix_spawn)

@@ -337,7 +337,10 @@ tries("isfile", lambda: os.path.isfile(p) or (_ for _ in ()).throw(OSError(errno
 tries("write", lambda: open(p, "a"))
 print("END")
 """
+    # The tree lasts until the early process has read once (not a race with its start-up).
     script = ('(/usr/bin/python3 -c "$1" early > "$2" 2>&1 &) ; '
+              'i=0; while [ $i -lt 400 ] && ! grep -q "^before" "$2" 2>/dev/null; do '
+              'sleep 0.05; i=$((i+1)); done; '
               '(sleep 1; /usr/bin/python3 -c "$1" late > "$3" 2>&1; '
               ' cat ~/.aws/credentials >> "$3" 2>&1; echo END >> "$3") </dev/null &')
     in_tree(["/bin/sh", "-c", script, "sh", py, str(early), str(late)], home)
