@@ -206,6 +206,18 @@ static int run_in_chain(const struct awsr_source *src, const struct awsr_proc_op
     return rc;
 }
 
+/* A credential_process that fails is not a configuration error of ours (the AWS CLI
+ * exits 255 for it), unless it said so itself: awsrole-run and AWS CLI v2 exit 253 for a
+ * configuration error (no MFA source among them) and 254 when STS refused, and that
+ * meaning carries through a nested run. */
+static int failed_process_status(int wstatus)
+{
+    if (WIFEXITED(wstatus) &&
+        (WEXITSTATUS(wstatus) == AWSR_E_CONFIG || WEXITSTATUS(wstatus) == AWSR_E_SERVICE))
+        return WEXITSTATUS(wstatus);
+    return AWSR_E_OTHER;
+}
+
 static int fetch_process(const struct awsr_source *src, bool renewal, const char *mfa_code,
                          struct awsr_creds *out, struct awsr_error *err)
 {
@@ -218,22 +230,23 @@ static int fetch_process(const struct awsr_source *src, bool renewal, const char
         return -1;
     long timeout = awsr_process_timeout_ms(AWSR_PROCESS_TIMEOUT_MS);
     if (res.timed_out) {
-        rc = awsr_error_set(err, AWSR_E_CONFIG,
+        rc = awsr_error_set(err, AWSR_E_OTHER,
                             PROCESS_PREFIX "the process timed out after %ld ms and was killed",
                             timeout);
     } else if (res.out_overflow) {
-        rc = awsr_error_set(err, AWSR_E_CONFIG,
+        rc = awsr_error_set(err, AWSR_E_OTHER,
                             PROCESS_PREFIX "the process wrote more than %d bytes to stdout",
                             AWSR_PROCESS_MAX_STDOUT);
     } else if (WIFSIGNALED(res.wstatus) || WEXITSTATUS(res.wstatus) != 0) {
+        int status = failed_process_status(res.wstatus);
         strip(res.err);
         if (*res.err)
-            rc = awsr_error_set(err, AWSR_E_CONFIG, PROCESS_PREFIX "%s", res.err);
+            rc = awsr_error_set(err, status, PROCESS_PREFIX "%s", res.err);
         else if (WIFSIGNALED(res.wstatus))
-            rc = awsr_error_set(err, AWSR_E_CONFIG, PROCESS_PREFIX "the process was killed by "
+            rc = awsr_error_set(err, status, PROCESS_PREFIX "the process was killed by "
                                 "signal %d", WTERMSIG(res.wstatus));
         else
-            rc = awsr_error_set(err, AWSR_E_CONFIG, PROCESS_PREFIX "the process exited with "
+            rc = awsr_error_set(err, status, PROCESS_PREFIX "the process exited with "
                                 "status %d", WEXITSTATUS(res.wstatus));
     } else {
         rc = awsr_process_parse_output(res.out, res.out_len, out, err);

@@ -19,15 +19,27 @@
 
 #define MAX_CONFIG_SIZE (16 * 1024 * 1024)
 
-/* Settings a served section keeps: none of them is a credential source, so they cannot
- * beat credential_process (or, in server mode, the container endpoint). */
-static const char *const kept_keys[] = {
-    "region", "output", "endpoint_url", "ignore_configured_endpoint_urls", "services",
-    "ca_bundle", "sts_regional_endpoints", "s3", "retry_mode", "max_attempts", "cli_pager",
-    "cli_timestamp_format", "cli_binary_format", "cli_follow_urlparam", "cli_auto_prompt",
-    "parameter_validation", "use_fips_endpoint", "use_dualstack_endpoint", "defaults_mode",
-    "tcp_keepalive", "api_versions",
+/* Settings a served section drops: those that make a credential source (or belong to
+ * one), which would beat credential_process (or, in server mode, the container endpoint),
+ * and the long-term keys. Every other setting is kept, whether this file knows it or not
+ * (request_checksum_calculation, s3_use_arn_region, sdk_ua_app_id, ...): the tree's SDKs
+ * must behave as they do outside it. */
+static const char *const source_keys[] = {
+    "role_arn", "source_profile", "credential_source", "credential_process",
+    "web_identity_token_file", "role_session_name", "external_id", "mfa_serial",
+    "duration_seconds", "mfa_process", "login_session", "aws_access_key_id",
+    "aws_secret_access_key", "aws_session_token", "aws_security_token",
 };
+
+static bool is_source_key(const char *k)
+{
+    if (strncmp(k, "sso_", 4) == 0) /* sso_session, sso_start_url, sso_role_name, ... */
+        return true;
+    for (size_t i = 0; i < sizeof source_keys / sizeof *source_keys; i++)
+        if (strcmp(k, source_keys[i]) == 0)
+            return true;
+    return false;
+}
 
 static bool safe_char(unsigned char c)
 {
@@ -152,23 +164,49 @@ static bool is_key_name(const char *k)
     return false;
 }
 
+/* Per line: inside a [DEFAULT] section (from its header to the next header). Headers are
+ * the lines marked already. */
+static unsigned char *default_blocks(const char *t, const struct line *lines, size_t nlines,
+                                     const unsigned char *mark)
+{
+    unsigned char *in = calloc(nlines + 1, 1);
+    if (!in)
+        return NULL;
+    bool cur = false;
+    for (size_t i = 0; i < nlines; i++) {
+        if (mark[i] == MARK_REPLACED || mark[i] == MARK_KEPT)
+            cur = is_default_header(t, lines[i]);
+        in[i] = cur;
+    }
+    return in;
+}
+
 /* Marks the lines of every credential key in the copied sections (with the indented
  * lines continuing its value): keys in ~/.aws/config must not reach the tree through the
- * copy any more than those in ~/.aws/credentials do. */
-static void drop_key_lines(const struct awsr_ini *ini, const char *t, const struct line *lines,
-                           size_t nlines, unsigned char *mark)
+ * copy any more than those in ~/.aws/credentials do. In [DEFAULT], which botocore merges
+ * into every section, the generated ones included, every credential source goes too: a
+ * role_arn there would turn a served profile back into a role. */
+static int drop_key_lines(const struct awsr_ini *ini, const char *t, const struct line *lines,
+                          size_t nlines, unsigned char *mark)
 {
+    unsigned char *in_default = default_blocks(t, lines, nlines, mark);
+    if (!in_default)
+        return -1;
     for (const struct awsr_section *s = ini->sections; s; s = s->hh.next) {
         for (const struct awsr_kv *kv = s->keys; kv; kv = kv->hh.next) {
-            if (!is_key_name(kv->key) || kv->line < 1 || kv->line > nlines)
+            if (kv->line < 1 || kv->line > nlines)
                 continue;
             size_t i = kv->line - 1;
+            if (!is_key_name(kv->key) && !(in_default[i] && is_source_key(kv->key)))
+                continue;
             mark[i] = MARK_DROPPED;
             while (++i < nlines && !mark[i] && lines[i].end > lines[i].start &&
                    is_space(t[lines[i].start]))
                 mark[i] = MARK_DROPPED;
         }
     }
+    free(in_default);
+    return 0;
 }
 
 /* ---- one generated section ---- */
@@ -214,12 +252,11 @@ static void write_section(struct awsr_strbuf *b, const char *name, const char *r
     }
     if (region)
         write_value(b, "region", region);
-    for (size_t i = 0; orig && i < sizeof kept_keys / sizeof kept_keys[0]; i++) {
-        if (region && strcmp(kept_keys[i], "region") == 0)
+    for (const struct awsr_kv *kv = orig ? orig->keys : NULL; kv; kv = kv->hh.next) {
+        if ((region && strcmp(kv->key, "region") == 0) || is_source_key(kv->key) ||
+            !kv->value)
             continue;
-        const struct awsr_kv *kv = awsr_kv_find(orig->keys, kept_keys[i]);
-        if (kv && kv->value)
-            write_value(b, kv->key, kv->value);
+        write_value(b, kv->key, kv->value);
     }
     if (with_process) {
         awsr_strbuf_adds(b, "credential_process = ");
@@ -299,7 +336,10 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
     for (size_t i = 0; i < nlines; i++)
         if (!mark[i] && is_default_header(text, lines[i]))
             mark[i] = MARK_KEPT;
-    drop_key_lines(ini, text, lines, nlines, mark);
+    if (drop_key_lines(ini, text, lines, nlines, mark) < 0) {
+        awsr_error_set(err, AWSR_E_OTHER, "out of memory");
+        goto out;
+    }
 
     awsr_strbuf_adds(&b, "# awsrole-run: a private copy of ");
     awsr_strbuf_adds(&b, user_path && *user_path ? "the AWS config" : "an empty AWS config");

@@ -2,8 +2,9 @@
  * environment and the preload library cannot keep fresh (Go, static binaries).
  *
  * The copy keeps every section as written (profiles, [services ...], [sso-session ...],
- * [DEFAULT], comments), except that each served profile's section is replaced by one
- * holding its region, a few non-credential settings, and
+ * [DEFAULT] less any credential source, comments), except that each served profile's
+ * section is replaced by one holding its region, every setting that is not a credential
+ * source, and
  *     credential_process = <launcher> --export --format process --profile NAME
  * which a nested launcher answers from the tree (no STS call, no prompt), so SDKs refresh
  * through it. Served sections are written last, so they win over any other spelling of the

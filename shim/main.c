@@ -31,6 +31,9 @@ extern char **environ;
  * put the user's own file back before resolving anything themselves. */
 #define CONFIG_COPY_ENV "AWSROLE_CONFIG_COPY"
 #define USER_CONFIG_ENV "AWSROLE_USER_CONFIG_FILE"
+/* Likewise AWS_SHARED_CREDENTIALS_FILE names the tree's credentials file (see tree_env). */
+#define CREDS_COPY_ENV "AWSROLE_CREDENTIALS_COPY"
+#define USER_CREDS_ENV "AWSROLE_USER_CREDENTIALS_FILE"
 
 struct options {
     struct awsr_resolve_opts ro;
@@ -120,6 +123,32 @@ static int check_code(const char *code, const char *source)
     return 0;
 }
 
+/* glibc's getopt_long reports "--flag=value" for a flag without a value like an unknown
+ * option, with optopt set to the flag: say which it was. */
+static int unknown_option(const char *arg)
+{
+    if (optopt != 0 && strncmp(arg, "--", 2) == 0 && strchr(arg, '=')) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(strchr(arg, '=') - arg), arg);
+        return usage_error("option '%s' takes no value", name);
+    }
+    if (optopt != 0 && optopt < 128 && strncmp(arg, "--", 2) != 0) {
+        char opt[3] = {'-', (char)optopt, '\0'};
+        return usage_error("unknown option '%s'", opt);
+    }
+    return usage_error("unknown option '%s'", arg);
+}
+
+/* --help and --version: output that could not be written is a failure (as with --export),
+ * not a silent success. */
+static int stdout_status(const char *what)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    awsr_log("could not write %s: %s", what, strerror(errno));
+    return AWSR_E_OTHER;
+}
+
 enum { OPT_EXPORT = 256, OPT_FORMAT, OPT_LAZY, OPT_NO_SHIM, OPT_NO_CACHE, OPT_SERVER,
        OPT_FORGET, OPT_ALSO, OPT_VERSION };
 
@@ -176,10 +205,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'h':
             usage(stdout);
-            exit(0);
+            exit(stdout_status("the help"));
         case OPT_VERSION:
             printf("awsrole-run %s\n", AWSR_VERSION);
-            exit(0);
+            exit(stdout_status("the version"));
         case OPT_EXPORT:
             o->export_mode = true;
             break;
@@ -211,7 +240,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case ':':
             return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return unknown_option(argv[optind - 1]);
         }
     }
     const char *code_source = "--mfa-code";
@@ -335,14 +364,39 @@ static int nested_credentials(const struct options *o, const char *profile, stru
     return own && nested_from_env(profile, out) ? 1 : 0;
 }
 
-/* Inside a tree, AWS_CONFIG_FILE names the tree's private copy, whose served profiles run
- * awsrole-run itself: resolve from the user's own file instead (no recursion). */
+/* A run inside a tree without a profile of its own falls back to "default" (the tree
+ * unsets AWS_PROFILE, as the contract says): when that fails, say how to reach the tree's. */
+static void print_failure(const struct options *o, const struct awsr_error *err)
+{
+    awsr_error_print(err);
+    const char *tree = getenv("AWSROLE_PROFILE");
+    if (err->status == AWSR_E_CONFIG && !o->ro.plan.profile && !getenv("AWS_PROFILE") &&
+        !getenv("AWS_DEFAULT_PROFILE") && tree && *tree && strcmp(tree, "default") != 0) {
+        char clean[128];
+        awsr_log("this runs inside the awsrole-run tree of profile %s, which does not pass "
+                 "AWS_PROFILE on: add --profile %s to use that profile",
+                 awsr_sanitize(clean, sizeof clean, tree), clean);
+    }
+}
+
+/* Inside a tree, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE name the tree's own
+ * files, whose served profiles run awsrole-run itself: resolve from the user's files
+ * instead (no recursion, and the source profiles' keys are found). */
+static void restore_user_file(const char *var, const char *copy_env, const char *user_env)
+{
+    const char *copy = getenv(copy_env), *user = getenv(user_env), *cur = getenv(var);
+    if (!copy || !cur || strcmp(cur, copy) != 0)
+        return; /* not the tree's value (the program set its own since) */
+    if (user && *user)
+        setenv(var, user, 1);
+    else
+        unsetenv(var);
+}
+
 static void restore_user_config(void)
 {
-    const char *copy = getenv(CONFIG_COPY_ENV), *user = getenv(USER_CONFIG_ENV);
-    const char *cur = getenv("AWS_CONFIG_FILE");
-    if (copy && user && *user && cur && strcmp(cur, copy) == 0)
-        setenv("AWS_CONFIG_FILE", user, 1);
+    restore_user_file("AWS_CONFIG_FILE", CONFIG_COPY_ENV, USER_CONFIG_ENV);
+    restore_user_file("AWS_SHARED_CREDENTIALS_FILE", CREDS_COPY_ENV, USER_CREDS_ENV);
 }
 
 /* ---- the launcher's state while the command runs ---- */
@@ -559,6 +613,24 @@ static int tree_env(struct options *o, struct tree *t, struct awsr_envp *env)
         rc |= awsr_envp_set(env, USER_CONFIG_ENV, NULL);
         rc |= awsr_envp_set(env, CONFIG_COPY_ENV, NULL);
     }
+    /* The credentials file every program of the tree is pointed at, static ones too (the
+     * preload library redirects only dynamic ones): SDKs rank a profile's keys in the
+     * credentials file above the config copy's credential_process (and above the
+     * container endpoint), so the user's file would hand a static program asking for a
+     * served profile by name (a terraform provider's `profile = "default"`) the long-term
+     * keys instead of the role. The tree's synthesized file holds the served profiles'
+     * temporary credentials; without one, nothing. */
+    const char *creds_file = NULL;
+    if (o->server && t->srv)
+        creds_file = "/dev/null";
+    else if (t->publish_segment)
+        creds_file = awsr_segment_credentials_path(t->seg);
+    else if (t->config_copy)
+        creds_file = "/dev/null";
+    rc |= awsr_envp_set(env, USER_CREDS_ENV, creds_file ? t->res[0].cfg->credentials_path : NULL);
+    rc |= awsr_envp_set(env, CREDS_COPY_ENV, creds_file);
+    if (creds_file)
+        rc |= awsr_envp_set(env, "AWS_SHARED_CREDENTIALS_FILE", creds_file);
     if (o->server && t->srv) {
         char uri[96];
         snprintf(uri, sizeof uri, "%s/", awsr_server_url(t->srv));
@@ -567,9 +639,6 @@ static int tree_env(struct options *o, struct tree *t, struct awsr_envp *env)
         /* Both beat the pair above in the SDKs. */
         rc |= awsr_envp_set(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL);
         rc |= awsr_envp_set(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", NULL);
-        /* A [default] with keys in the credentials file would beat the endpoint; the
-         * long-term keys do not enter the tree either. */
-        rc |= awsr_envp_set(env, "AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
     }
     return rc ? -1 : 0;
 }
@@ -780,7 +849,7 @@ int main(int argc, char **argv)
         if (i > 0)
             ro.plan.duration_seconds = o.ro.plan.duration_seconds;
         if (awsr_resolver_init(&t.res[i], &ro, &err)) {
-            awsr_error_print(&err);
+            print_failure(&o, &err);
             return err.status ? err.status : AWSR_E_OTHER;
         }
         t.n = i + 1;
@@ -812,7 +881,7 @@ int main(int argc, char **argv)
         }
         forget_code();
         if (rc) {
-            awsr_error_print(&err);
+            print_failure(&o, &err);
             return err.status ? err.status : AWSR_E_OTHER;
         }
     }

@@ -364,23 +364,31 @@ GOOD = ('{"Version": 1, "AccessKeyId": "AKIDPROC", "SecretAccessKey": "procsecre
         ' "SessionToken": "proctoken"}')
 
 
-@pytest.mark.parametrize("body,needle", [
-    ("echo 'cannot reach the vault' >&2; exit 3\n", "cannot reach the vault"),
-    ("exit 9\n", "status 9"),
-    ("kill -KILL $$\n", "signal 9"),
-    ("echo 'not json at all'\n", "custom-process"),
-    ("printf '\\x00\\x01\\x02\\xff'\n", "custom-process"),
-    ("echo '%s'\n" % GOOD.replace('"Version": 1', '"Version": 2'), "Unsupported version '2'"),
-    ("echo '%s'\n" % GOOD.replace('"Version": 1', '"Version": "1"'), "Unsupported version"),
-    ("echo '%s'\n" % GOOD.replace('"Version": 1, ', ''), "Unsupported version"),
-    ("echo '[1, 2]'\n", "custom-process"),
-    ("echo '{\"Version\": 1, \"AccessKeyId\": \"A\"}'\n", "SecretAccessKey"),
-    ("head -c 3000000 /dev/zero | tr '\\0' x\n", "custom-process"),
+# A process that fails is 255 (as with the AWS CLI), or what it exited with when that is
+# 253 or 254 (a nested awsrole-run or AWS CLI v2 telling a configuration error or an STS
+# refusal); a process that succeeds but does not speak the protocol is a profile whose
+# credential_process is wrong: 253.
+@pytest.mark.parametrize("body,needle,status", [
+    ("echo 'cannot reach the vault' >&2; exit 3\n", "cannot reach the vault", 255),
+    ("exit 9\n", "status 9", 255),
+    ("echo 'MFA code required' >&2; exit 253\n", "MFA code required", 253),
+    ("echo 'An error occurred (AccessDenied)' >&2; exit 254\n", "AccessDenied", 254),
+    ("kill -KILL $$\n", "signal 9", 255),
+    ("echo 'not json at all'\n", "custom-process", 253),
+    ("printf '\\x00\\x01\\x02\\xff'\n", "custom-process", 253),
+    ("echo '%s'\n" % GOOD.replace('"Version": 1', '"Version": 2'), "Unsupported version '2'",
+     253),
+    ("echo '%s'\n" % GOOD.replace('"Version": 1', '"Version": "1"'), "Unsupported version",
+     253),
+    ("echo '%s'\n" % GOOD.replace('"Version": 1, ', ''), "Unsupported version", 253),
+    ("echo '[1, 2]'\n", "custom-process", 253),
+    ("echo '{\"Version\": 1, \"AccessKeyId\": \"A\"}'\n", "SecretAccessKey", 253),
+    ("head -c 3000000 /dev/zero | tr '\\0' x\n", "custom-process", 255),
 ])
-def test_credential_process_failures(awsenv, sts, body, needle):
+def test_credential_process_failures(awsenv, sts, body, needle, status):
     process_profile(awsenv, script(awsenv, body))
     r = run_bytes(awsenv, ["--profile", "cp", "--", "true"])
-    assert r.returncode == 253, r.stderr
+    assert r.returncode == status, r.stderr
     err = r.stderr.decode("utf-8", "replace")
     assert err.startswith("awsrole-run: Error when retrieving credentials from custom-process"), err
     assert needle in err, err
@@ -391,7 +399,7 @@ def test_credential_process_failures(awsenv, sts, body, needle):
 def test_credential_process_control_characters_in_stderr_are_escaped(awsenv, sts):
     process_profile(awsenv, script(awsenv, "printf 'bad \\033[2J\\007 thing' >&2; exit 1\n"))
     r = run_bytes(awsenv, ["--profile", "cp", "--", "true"])
-    assert r.returncode == 253
+    assert r.returncode == 255
     assert_clean_text(r.stderr)
     assert b"bad \\x1B[2J" in r.stderr
 
@@ -415,7 +423,7 @@ def test_credential_process_that_hangs_is_killed_with_its_children(awsenv, sts):
     process_profile(awsenv, script(awsenv, "sleep %s &\nsleep %s\n" % (marker, marker)))
     r = awsenv.run(["--profile", "cp", "--", "true"], env_extra={"AWSR_PROCESS_TIMEOUT_MS": "1500"},
                    timeout=60)
-    assert r.returncode == 253, r.stderr
+    assert r.returncode == 255, r.stderr  # a timeout
     assert "timed out" in r.stderr  # (the run's own timeout, 60 s, is far below the sleeps)
     deadline = time.time() + 5
     while proc_alive("sleep\0" + marker) and time.time() < deadline:

@@ -368,11 +368,38 @@ def test_bad_usage_is_252(awsenv, args):
     assert r.stderr.startswith("awsrole-run: ")
 
 
+@pytest.mark.parametrize("args,says", [
+    (["--no-shim=1", "--", "true"], "option '--no-shim' takes no value"),
+    (["--export=yes"], "option '--export' takes no value"),
+    (["-vx", "--", "true"], "unknown option '-x'"),
+    (["--bogus"], "unknown option '--bogus'"),
+    (["--profile"], "option '--profile' needs a value"),
+])
+def test_bad_usage_says_what_is_wrong(awsenv, args, says):
+    r = awsenv.run(args)
+    assert r.returncode == 252
+    assert r.stderr.splitlines()[0] == "awsrole-run: " + says, r.stderr
+
+
 def test_help_and_version(awsenv):
     r = awsenv.run(["--help"])
     assert r.returncode == 0 and "--profile" in r.stdout and "--export" in r.stdout
     r = awsenv.run(["--version"])
     assert r.returncode == 0 and r.stdout.startswith("awsrole-run ")
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_that_cannot_be_written_fail(awsenv, flag):
+    # As --export does: output lost to a full disk or a closed stdout is not a success.
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([awsenv.bin, flag], env=awsenv.env, stdout=full,
+                           stderr=subprocess.PIPE, text=True)
+    assert r.returncode == 255
+    assert "awsrole-run: could not write" in r.stderr and "No space left" in r.stderr
+    r = subprocess.run([awsenv.bin, flag], env=awsenv.env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True,
+                       preexec_fn=lambda: os.close(1))
+    assert r.returncode == 255, r.stderr
 
 
 def test_missing_profile_is_253(awsenv, sts):

@@ -555,6 +555,81 @@ def test_also_config_copy_serves_a_real_sdk_through_credential_process(awsenv, s
     assert sts.calls_for("GetCallerIdentity")[-1]["access_key_id"] == open_role["AccessKeyId"]
 
 
+SELF_REFERENCE_CONFIG = """[default]
+region = us-west-2
+role_arn = %s
+source_profile = default
+request_checksum_calculation = when_required
+
+[profile open]
+role_arn = %s
+source_profile = default
+""" % (mock_sts.SEED_OPEN_ROLE_ARN, mock_sts.SEED_OPEN_ROLE_ARN)
+
+SELF_REFERENCE_CREDENTIALS = """[default]
+aws_access_key_id = %s
+aws_secret_access_key = %s
+""" % (mock_sts.SEED_USER_KEY, mock_sts.SEED_USER_SECRET)
+
+NO_KEYS_IN_ENV = ["env", "-u", "LD_PRELOAD", "-u", "AWS_ACCESS_KEY_ID", "-u",
+                  "AWS_SECRET_ACCESS_KEY", "-u", "AWS_SESSION_TOKEN", "-u", "AWS_SECURITY_TOKEN"]
+
+
+def test_programs_without_the_preload_never_get_the_long_term_keys_of_a_served_profile(
+        awsenv, sts):
+    """The common layout: [default] assumes a role with the keys of [default] in the
+    credentials file. SDKs rank those keys above the config copy's credential_process, so
+    a static program (a terraform provider with profile = "default") must not be pointed
+    at the user's credentials file: AWS_SHARED_CREDENTIALS_FILE names the tree's."""
+    awsenv.write_config(SELF_REFERENCE_CONFIG)
+    awsenv.write_credentials(SELF_REFERENCE_CREDENTIALS)
+    cli = [AWS_CLI, "sts", "get-caller-identity", "--profile", "default", "--endpoint-url",
+           sts.url, "--output", "text", "--query", "Arn"]
+    script = ('env -u LD_PRELOAD cat "$AWS_SHARED_CREDENTIALS_FILE"; echo ====; '
+              'env -u LD_PRELOAD grep -h request_checksum "$AWS_CONFIG_FILE"; echo ====; '
+              + " ".join(NO_KEYS_IN_ENV + cli))
+    r = awsenv.run(["-p", "default", "--", "sh", "-c", script], timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    creds, config, arn = r.stdout.split("====\n")
+    role = [c for c in sts.issued if c["kind"] == "role"][0]
+    assert role["AccessKeyId"] in creds and role["SecretAccessKey"] in creds
+    assert mock_sts.SEED_USER_KEY not in creds and mock_sts.SEED_USER_SECRET not in creds
+    # The served section keeps the settings that are not credential sources.
+    assert "request_checksum_calculation = when_required" in config
+    assert arn.strip().startswith("arn:aws:sts::128716708097:assumed-role/open-role/"), arn
+    assert ops(sts, "AssumeRole") == 1  # the tree's one: the CLI used the tree's file
+
+
+def test_nested_run_of_another_profile_reads_the_users_credentials_file(awsenv, sts):
+    """A nested awsrole-run resolves from the user's own files, not the tree's."""
+    awsenv.write_config(SELF_REFERENCE_CONFIG)
+    awsenv.write_credentials(SELF_REFERENCE_CREDENTIALS)
+    r = awsenv.run(["-p", "default", "--", "sh", "-c",
+                    'echo "$AWS_SHARED_CREDENTIALS_FILE"; '
+                    '"$0" --no-cache -p open --export --format json', awsenv.bin])
+    assert r.returncode == 0, r.stderr
+    tree_file, out = r.stdout.split("\n", 1)
+    assert tree_file.endswith("/credentials") and tree_file != str(awsenv.credentials_path)
+    assert json.loads(out)["AccessKeyId"].startswith("ASIA")
+    assert ops(sts, "AssumeRole") == 2  # the nested run used the user's keys of [default]
+
+
+def test_without_the_preload_the_served_profiles_come_from_the_config_copy_only(awsenv, sts):
+    """--no-shim with --also: no synthesized file, so the tree gets none (as with --server)
+    and nothing beats the copy's credential_process."""
+    awsenv.write_config(SELF_REFERENCE_CONFIG)
+    awsenv.write_credentials(SELF_REFERENCE_CREDENTIALS)
+    cli = [AWS_CLI, "sts", "get-caller-identity", "--profile", "default", "--endpoint-url",
+           sts.url, "--output", "text", "--query", "Arn"]
+    r = awsenv.run(["-p", "default", "--also", "open", "--no-shim", "--", "sh", "-c",
+                    'echo "$AWS_SHARED_CREDENTIALS_FILE"; ' + " ".join(NO_KEYS_IN_ENV + cli)],
+                   timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    path, arn = r.stdout.splitlines()
+    assert path == "/dev/null"
+    assert arn.startswith("arn:aws:sts::128716708097:assumed-role/open-role/"), arn
+
+
 def test_nested_process_after_the_tree_is_gone_resolves_from_the_users_config(awsenv, sts, tmp_path):
     """A process that outlives the tree (or a profile the tree does not serve) falls back to
     the user's own config: the copy's credential_process never calls itself."""

@@ -255,6 +255,59 @@ static void test_unsafe_names_and_launcher_paths(void **state)
     assert_int_equal(awsr_genconfig_render(USER_CONFIG, strlen(USER_CONFIG), "c", &o, &t, &len, &err), -1);
 }
 
+/* Every setting that is not a credential source survives in a served section, whether
+ * the copy knows it or not; every credential source goes, also from [DEFAULT] (botocore
+ * merges it into every section, the generated ones included). */
+static void test_settings_kept_and_sources_dropped(void **state)
+{
+    (void)state;
+    const char *text = "[DEFAULT]\n"
+                       "role_arn = arn:aws:iam::1:role/from-default\n"
+                       "source_profile = u\n"
+                       "cli_pager =\n"
+                       "\n"
+                       "[profile p]\n"
+                       "region = eu-west-1\n"
+                       "request_checksum_calculation = when_required\n"
+                       "Sdk_Ua_App_Id = myapp\n"
+                       "some_future_setting = 42\n"
+                       "sso_session = corp\n"
+                       "sso_account_id = 111122223333\n"
+                       "sso_role_name = Admin\n"
+                       "credential_source = Environment\n"
+                       "web_identity_token_file = /tmp/t\n"
+                       "external_id = ext\n"
+                       "duration_seconds = 3600\n"
+                       "mfa_process = echo 123456\n"
+                       "login_session = arn:aws:iam::1:user/x\n"
+                       "\n"
+                       "[profile other]\n"
+                       "region = us-east-2\n";
+    struct awsr_genconfig_profile s[] = {{"p", NULL}};
+    char *out = render(s, 1, false, text, NULL);
+    assert_null(strstr(out, "from-default"));
+    assert_null(strstr(out, "source_profile"));
+    assert_null(strstr(out, "sso_"));
+    assert_null(strstr(out, "Environment"));
+    assert_null(strstr(out, "ext\n"));
+    assert_null(strstr(out, "mfa_process"));
+    assert_null(strstr(out, "login_session"));
+    struct awsr_config *cfg = parse(out);
+    assert_string_equal(get(cfg, "p", "credential_process"), PROCESS("p"));
+    assert_string_equal(get(cfg, "p", "region"), "eu-west-1");
+    assert_string_equal(get(cfg, "p", "request_checksum_calculation"), "when_required");
+    assert_string_equal(get(cfg, "p", "sdk_ua_app_id"), "myapp");
+    assert_string_equal(get(cfg, "p", "some_future_setting"), "42");
+    assert_string_equal(get(cfg, "p", "cli_pager"), "");
+    assert_null(get(cfg, "p", "role_arn"));
+    assert_null(get(cfg, "p", "duration_seconds"));
+    /* the rest of [DEFAULT] still reaches every section */
+    assert_string_equal(get(cfg, "other", "cli_pager"), "");
+    assert_null(get(cfg, "other", "role_arn"));
+    awsr_config_free(cfg);
+    free(out);
+}
+
 static void test_line_endings_and_errors(void **state)
 {
     (void)state;
@@ -333,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_default_served_and_server_mode),
         cmocka_unit_test(test_profile_default_spelling_and_missing_sections),
         cmocka_unit_test(test_unsafe_names_and_launcher_paths),
+        cmocka_unit_test(test_settings_kept_and_sources_dropped),
         cmocka_unit_test(test_line_endings_and_errors),
         cmocka_unit_test(test_write),
     };

@@ -266,15 +266,24 @@ static void test_process_failure(void **state)
     assert_int_equal(fetch_process("sh -c 'echo \"  login required \" >&2; echo '{}'; exit 3'",
                                    &c, &e),
                      -1);
-    assert_int_equal(e.status, AWSR_E_CONFIG);
+    assert_int_equal(e.status, AWSR_E_OTHER); /* the AWS CLI's 255, not a config error */
     assert_string_equal(e.message, PFX "login required");
     assert_int_equal(fetch_process("sh -c 'exit 4'", &c, &e), -1);
+    assert_int_equal(e.status, AWSR_E_OTHER);
     assert_string_equal(e.message, PFX "the process exited with status 4");
+    /* a nested awsrole-run or AWS CLI v2 said what kind of failure it was */
+    assert_int_equal(fetch_process("sh -c 'exit 253'", &c, &e), -1);
+    assert_int_equal(e.status, AWSR_E_CONFIG);
+    assert_int_equal(fetch_process("sh -c 'exit 254'", &c, &e), -1);
+    assert_int_equal(e.status, AWSR_E_SERVICE);
+    assert_int_equal(fetch_process("sh -c 'exit 252'", &c, &e), -1);
+    assert_int_equal(e.status, AWSR_E_OTHER);
     assert_int_equal(fetch_process("/nonexistent/credential-helper --x", &c, &e), -1);
     assert_int_equal(e.status, AWSR_E_CONFIG);
     assert_string_equal(e.message, PFX "cannot run '/nonexistent/credential-helper': No such "
                                        "file or directory");
     assert_int_equal(fetch_process("sh -c 'kill -9 $$'", &c, &e), -1);
+    assert_int_equal(e.status, AWSR_E_OTHER);
     assert_string_equal(e.message, PFX "the process was killed by signal 9");
     assert_int_equal(fetch_process("'unterminated", &c, &e), -1);
     assert_string_equal(e.message, PFX "cannot split the command line: No closing quotation");
@@ -345,7 +354,7 @@ static void test_process_hang(void **state)
     struct awsr_error e;
     assert_int_equal(fetch_process(cmd, &c, &e), -1);
     unsetenv("AWSR_PROCESS_TIMEOUT_MS");
-    assert_int_equal(e.status, AWSR_E_CONFIG);
+    assert_int_equal(e.status, AWSR_E_OTHER); /* a timeout, as the exit-status table says */
     assert_string_equal(e.message, PFX "the process timed out after 1000 ms and was killed");
     FILE *f = fopen(pidfile, "r");
     assert_non_null(f);
