@@ -27,6 +27,9 @@
 
 #define ENTRY_MAX (64 * 1024)
 #define LOCK_WAIT_MS (180 * 1000) /* a human at another terminal's prompt, three tries */
+/* A run given its MFA code before it started (-t, AWSROLE_MFA_CODE) waits no longer than
+ * the code lives: a TOTP code is good for about 30 seconds. */
+#define CODE_WAIT_MS (25 * 1000)
 
 struct awsr_cache {
     int dirfd;
@@ -196,7 +199,7 @@ static bool entry_name(const char *key, const char *suffix, char name[256])
 
 /* ------------------------------------------------------------------------------------ */
 
-int awsr_cache_lock(struct awsr_cache *c, const char *key)
+static int lock_waiting(struct awsr_cache *c, const char *key, bool code_in_hand)
 {
     char name[256];
     if (!c || !entry_name(key, ".lock", name))
@@ -210,25 +213,39 @@ int awsr_cache_lock(struct awsr_cache *c, const char *key)
      * after a second, and after LOCK_WAIT_MS go on without the lock (a run that cannot
      * prompt then fails at once, as it would have with nobody else around). */
     long limit = awsr_process_timeout_ms(LOCK_WAIT_MS), waited = 0;
+    if (code_in_hand && limit > CODE_WAIT_MS)
+        limit = CODE_WAIT_MS;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
             close(fd);
             return -1;
         }
         if (waited >= limit) {
-            awsr_log("gave up waiting after %ld s for the other awsrole-run; going on without "
-                     "it", limit / 1000);
+            awsr_log("gave up waiting after %ld s for the other awsrole-run%s; going on without "
+                     "it", limit / 1000,
+                     code_in_hand ? " (the MFA code given to this run lasts about 30 seconds)"
+                                  : "");
             close(fd);
             return -1;
         }
         if (waited == 1000)
             awsr_log("waiting for another awsrole-run that is getting the same credentials (it "
-                     "may be asking for an MFA code on another terminal)");
+                     "may be asking for an MFA code)");
         struct timespec step = {0, 50 * 1000000L};
         nanosleep(&step, NULL);
         waited += 50;
     }
     return fd;
+}
+
+int awsr_cache_lock(struct awsr_cache *c, const char *key)
+{
+    return lock_waiting(c, key, false);
+}
+
+int awsr_cache_lock_with_code(struct awsr_cache *c, const char *key)
+{
+    return lock_waiting(c, key, true);
 }
 
 void awsr_cache_unlock(int fd)

@@ -28,8 +28,12 @@ void awsr_cache_close(struct awsr_cache *c);
  * The functions below also take a bare name ("role-abc") as a key. */
 char *awsr_cache_key(const char *kind, const char *material);
 
-/* flock(LOCK_EX) on <dir>/<key>.lock, waiting. Returns an fd (>= 0) or -1. */
+/* flock(LOCK_EX) on <dir>/<key>.lock, waiting (at most 3 minutes: the holder may be at a
+ * prompt nobody answers). Returns an fd (>= 0) or -1. */
 int awsr_cache_lock(struct awsr_cache *c, const char *key);
+/* The same for a run that holds an MFA code already: it waits at most 25 s, while the
+ * code is still good. */
+int awsr_cache_lock_with_code(struct awsr_cache *c, const char *key);
 void awsr_cache_unlock(int fd);
 
 /* 0 and *out filled when <key>.json exists, parses, and expires after min_valid_until.

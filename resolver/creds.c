@@ -107,11 +107,19 @@ int awsr_time_parse(const char *s, time_t *out)
         return -1;
     const char *p = s;
     int y, mo, d, h, mi, se;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+    /* Extended (2030-01-01T00:00:00Z) or basic (20300101T000000Z) form, as dateutil reads
+     * a credential_process's Expiration; each part uses its separators throughout. */
+    if (digits(&p, 4, &y))
+        return -1;
+    bool ext = *p == '-';
+    if ((ext && *p++ != '-') || digits(&p, 2, &mo) || (ext && *p++ != '-') ||
         digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
         return -1;
     p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+    if (digits(&p, 2, &h))
+        return -1;
+    ext = *p == ':';
+    if ((ext && *p++ != ':') || digits(&p, 2, &mi) || (ext && *p++ != ':') ||
         digits(&p, 2, &se))
         return -1;
     if (*p == '.' || *p == ',') { /* fractional seconds: dropped */

@@ -77,7 +77,8 @@ static int run_mfa_process(const struct awsr_mfa_request *rq, char code[AWSR_MFA
     static const char prefix[] = "mfa_process: ";
     /* Same process group as us: the helper may need the terminal ("touch your key"). */
     struct awsr_proc_opts opts = {.timeout_ms = MFA_PROCESS_TIMEOUT_MS,
-                                  .capture_stderr = false, .own_pgrp = false};
+                                  .capture_stderr = false, .stderr_to_tty = true,
+                                  .own_pgrp = false};
     struct awsr_proc_result res;
     int rc = awsr_process_run_command(rq->mfa_process, &opts, &res, prefix, err);
     if (rc)
@@ -116,6 +117,8 @@ static int run_mfa_process(const struct awsr_mfa_request *rq, char code[AWSR_MFA
 
 static volatile sig_atomic_t g_tty_fd = -1;
 static struct termios g_saved;
+/* A job-control stop (Ctrl-Z) that came during the prompt, 0 when none. */
+static volatile sig_atomic_t g_stop_sig;
 
 /* Restores the terminal, then dies of the same signal, so that a shell loop calling
  * awsrole-run stops on a Ctrl-C at the prompt as it would for any command. (No tree exists
@@ -130,8 +133,92 @@ static void prompt_signal(int sig)
     awsr_die_of_signal(sig);
 }
 
+/* Ctrl-Z (or a read or mode change from the background): the terminal gets its echo back
+ * at once; the read is interrupted, and prompt_once stops the process for real, then
+ * turns echo off and asks again when it is continued (as readpassphrase does). */
+static void prompt_stop(int sig)
+{
+    int fd = g_tty_fd;
+    if (fd >= 0)
+        tcsetattr(fd, TCSANOW, &g_saved);
+    g_stop_sig = sig;
+}
+
 static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define NSIG_HANDLED (sizeof g_signals / sizeof *g_signals)
+/* Fatal by default: handled (restore, then die) only while nobody else handles them (the
+ * supervisor forwards some of them to the tree in --lazy mode). */
+static const int g_default_fatal[] = {SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF, SIGXCPU};
+#define NSIG_FATAL (sizeof g_default_fatal / sizeof *g_default_fatal)
+static const int g_stops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
+#define NSIG_STOPS (sizeof g_stops / sizeof *g_stops)
+
+struct prompt_handlers {
+    struct sigaction old[NSIG_HANDLED], old_fatal[NSIG_FATAL], old_stops[NSIG_STOPS];
+    bool fatal_set[NSIG_FATAL], stop_set[NSIG_STOPS];
+};
+
+static void install_handlers(struct prompt_handlers *h)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = prompt_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NSIG_HANDLED; i++)
+        sigaction(g_signals[i], &sa, &h->old[i]);
+    for (size_t i = 0; i < NSIG_FATAL; i++) {
+        sigaction(g_default_fatal[i], NULL, &h->old_fatal[i]);
+        h->fatal_set[i] = h->old_fatal[i].sa_handler == SIG_DFL &&
+                          !(h->old_fatal[i].sa_flags & SA_SIGINFO);
+        if (h->fatal_set[i])
+            sigaction(g_default_fatal[i], &sa, NULL);
+    }
+    /* No SA_RESTART: the read must return. The three stops are blocked in the handler, so
+     * its tcsetattr from the background raises no SIGTTOU. */
+    struct sigaction st;
+    memset(&st, 0, sizeof st);
+    st.sa_handler = prompt_stop;
+    sigemptyset(&st.sa_mask);
+    for (size_t i = 0; i < NSIG_STOPS; i++)
+        sigaddset(&st.sa_mask, g_stops[i]);
+    for (size_t i = 0; i < NSIG_STOPS; i++) {
+        sigaction(g_stops[i], NULL, &h->old_stops[i]);
+        h->stop_set[i] = h->old_stops[i].sa_handler == SIG_DFL &&
+                         !(h->old_stops[i].sa_flags & SA_SIGINFO);
+        if (h->stop_set[i])
+            sigaction(g_stops[i], &st, NULL);
+    }
+}
+
+static void remove_handlers(const struct prompt_handlers *h)
+{
+    for (size_t i = 0; i < NSIG_HANDLED; i++)
+        sigaction(g_signals[i], &h->old[i], NULL);
+    for (size_t i = 0; i < NSIG_FATAL; i++)
+        if (h->fatal_set[i])
+            sigaction(g_default_fatal[i], &h->old_fatal[i], NULL);
+    for (size_t i = 0; i < NSIG_STOPS; i++)
+        if (h->stop_set[i])
+            sigaction(g_stops[i], &h->old_stops[i], NULL);
+}
+
+/* Stops the process with `sig` as if the prompt had not caught it; returns once it is
+ * continued. */
+static void stop_for_real(int sig)
+{
+    struct sigaction dfl, old;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, &old);
+    sigset_t one, saved;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, &saved);
+    kill(getpid(), sig);
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    sigaction(sig, &old, NULL);
+}
 
 /* Best effort: a prompt that cannot be shown is no reason to fail. */
 static void tty_write(int fd, const char *s)
@@ -148,6 +235,10 @@ static int tty_read_line(int fd, char *buf, size_t sz, bool *too_long)
     for (;;) {
         char c;
         ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR && g_stop_sig) {
+            explicit_bzero(buf, sz);
+            return -2; /* stopped: the caller asks again once continued */
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -189,34 +280,43 @@ static void strip_spaces(char *s)
 static int prompt_once(int fd, const char *prompt, char *line, size_t sz,
                        struct awsr_error *err)
 {
-    struct termios t;
-    bool tty_ok = tcgetattr(fd, &g_saved) == 0;
-    struct sigaction old[NSIG_HANDLED];
-    if (tty_ok) {
+    bool tty_ok = tcgetattr(fd, &g_saved) == 0, installed = tty_ok;
+    struct prompt_handlers h;
+    g_stop_sig = 0;
+    if (installed) {
         g_tty_fd = fd;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = prompt_signal;
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < NSIG_HANDLED; i++)
-            sigaction(g_signals[i], &sa, &old[i]);
+        install_handlers(&h);
     }
-    /* Echo off before the prompt appears (as getpass): a code typed as soon as the prompt
-     * shows is neither echoed nor flushed away by TCSAFLUSH. */
-    if (tty_ok) {
-        t = g_saved;
-        t.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(fd, TCSAFLUSH, &t);
-    }
-    tty_write(fd, prompt);
     bool too_long;
-    int r = tty_read_line(fd, line, sz, &too_long);
-    int e = errno;
-    if (tty_ok) {
+    int r, e;
+    for (;;) {
+        /* Echo off before the prompt appears (as getpass): a code typed as soon as the
+         * prompt shows is neither echoed nor flushed away by TCSAFLUSH. */
+        if (tty_ok) {
+            struct termios t = g_saved;
+            t.c_lflag &= ~(tcflag_t)ECHO;
+            tcsetattr(fd, TCSAFLUSH, &t);
+        }
+        if (!g_stop_sig)
+            tty_write(fd, prompt);
+        r = g_stop_sig ? -2 : tty_read_line(fd, line, sz, &too_long);
+        e = errno;
+        if (r != -2)
+            break;
+        /* Ctrl-Z: the handler gave the terminal its echo back; stop, and on `fg` ask
+         * again from the start (what was typed before is dropped). */
+        int sig = g_stop_sig;
+        tty_write(fd, "\n");
+        stop_for_real(sig);
+        g_stop_sig = 0;
+        if (tcgetattr(fd, &g_saved) != 0)
+            tty_ok = false;
+    }
+    if (tty_ok)
         tcsetattr(fd, TCSAFLUSH, &g_saved);
+    if (installed) {
         g_tty_fd = -1;
-        for (size_t i = 0; i < NSIG_HANDLED; i++)
-            sigaction(g_signals[i], &old[i], NULL);
+        remove_handlers(&h);
     }
     tty_write(fd, "\n");
     if (r < 0)

@@ -334,10 +334,16 @@ int awsr_process_run(char *const argv[], const struct awsr_proc_opts *opts,
     }
     int tty = opts->own_pgrp && opts->terminal ? foreground_terminal() : -1;
     char **envp = opts->mfa_code && *opts->mfa_code ? env_with_code(opts->mfa_code) : NULL;
+    int tty_err = !opts->capture_stderr && opts->stderr_to_tty
+                      ? open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)
+                      : -1;
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(argv, opts, envp, tty, out_p[1], err_p[1], st_p[1]);
+        child_exec(argv, opts, envp, tty, out_p[1], tty_err >= 0 ? tty_err : err_p[1],
+                   st_p[1]);
     int fork_errno = errno;
+    if (tty_err >= 0)
+        close(tty_err);
     env_with_code_free(envp);
     close(out_p[1]);
     close(st_p[1]);

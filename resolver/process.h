@@ -24,6 +24,9 @@ struct awsr_proc_opts {
     long timeout_ms;       /* 0: AWSR_PROCESS_TIMEOUT_MS; $AWSR_PROCESS_TIMEOUT_MS (a test
                               hook, milliseconds) overrides every timeout when set */
     bool capture_stderr;   /* false: the child writes to our stderr (the terminal) */
+    bool stderr_to_tty;    /* not captured: the child's stderr is our controlling terminal
+                              when there is one (our own stderr may be captured, as
+                              botocore captures a credential_process's) */
     bool own_pgrp;         /* run in a new process group, killed as a group on timeout */
     bool terminal;         /* with own_pgrp: when our group holds the terminal, the child's
                               group holds it while it runs (it may ask there, as under the

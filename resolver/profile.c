@@ -14,9 +14,10 @@
 #include "strbuf.h"
 #include "sts_params.h"
 
-/* The CLI's own wording, hint included (NoCredentialsError as aws prints it). */
+/* The CLI's own wording, hint included (NoCredentialsError as AWS CLI v2 prints it since
+ * "aws login"; older versions said "aws configure"). */
 #define MSG_NO_CREDS                                                                           \
-    "Unable to locate credentials. You can configure credentials by running \"aws configure\"."
+    "Unable to locate credentials. You can configure credentials by running \"aws login\"."
 #define MSG_WEB_NO_ARN                                                                         \
     "The provided profile or the current environment is configured to assume role with web " \
     "identity but has no role ARN configured. Ensure that the profile has the role_arn"      \

@@ -198,6 +198,12 @@ static int no_prompt_error(const char *serial, struct awsr_error *err)
                           serial);
 }
 
+/* This run was given its MFA code before it started (wiped to "" once used). */
+static bool code_in_hand(const struct awsr_resolver *r)
+{
+    return r->opts.mfa_code && r->opts.mfa_code[0];
+}
+
 /* One STS call that needs a code: asks, calls, and asks again (terminal only) when STS
  * rejects the code. `call` does the STS operation with the code. */
 typedef int (*coded_call)(struct awsr_sts_client *sts, const char *code, void *ctx,
@@ -302,7 +308,8 @@ static int mfa_session(struct awsr_resolver *r, struct awsr_sts_client *sts,
         goto done;
     }
     if (key) {
-        lock = awsr_cache_lock(r->cache, key);
+        lock = code_in_hand(r) ? awsr_cache_lock_with_code(r->cache, key)
+                               : awsr_cache_lock(r->cache, key);
         /* Another awsrole-run may have prompted while we waited for the lock. */
         if (awsr_cache_get(r->cache, key, time(NULL) + AWSR_CACHE_MIN_VALID, out) == 0) {
             trace(r, "using the MFA session another awsrole-run just got for %s", serial);
@@ -489,7 +496,8 @@ static int resolve_roles(struct awsr_resolver *r, struct awsr_sts_client *sts, i
     }
     if (key) {
         /* One prompt and one STS call for every awsrole-run racing on this role. */
-        lock = awsr_cache_lock(r->cache, key);
+        lock = code_in_hand(r) ? awsr_cache_lock_with_code(r->cache, key)
+                               : awsr_cache_lock(r->cache, key);
         if (reuse && awsr_cache_get(r->cache, key, time(NULL) + AWSR_CACHE_MIN_VALID, out) == 0) {
             trace(r, "using the role credentials another awsrole-run just got for %s",
                   r->plan.profile);

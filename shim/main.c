@@ -598,6 +598,21 @@ static void write_config_copy(struct options *o, struct tree *t)
     free(dir);
 }
 
+/* `p` made absolute against the current directory (the tree may change its own), without
+ * resolving symlinks (the preload library adds their targets itself). NULL for NULL. */
+static char *absolute_path(const char *p)
+{
+    if (!p || !*p)
+        return NULL;
+    if (p[0] == '/')
+        return strdup(p);
+    char *cwd = getcwd(NULL, 0), *abs = NULL;
+    if (cwd && asprintf(&abs, "%s/%s", cwd, p) < 0)
+        abs = NULL;
+    free(cwd);
+    return abs;
+}
+
 /* The tree's variables beyond awsr_child_env_apply: the endpoint, the config copy, and for
  * --server the container provider's pair with nothing that could beat it. */
 static int tree_env(struct options *o, struct tree *t, struct awsr_envp *env)
@@ -627,7 +642,9 @@ static int tree_env(struct options *o, struct tree *t, struct awsr_envp *env)
         creds_file = awsr_segment_credentials_path(t->seg);
     else if (t->config_copy)
         creds_file = "/dev/null";
-    rc |= awsr_envp_set(env, USER_CREDS_ENV, creds_file ? t->res[0].cfg->credentials_path : NULL);
+    char *user_creds = creds_file ? absolute_path(t->res[0].cfg->credentials_path) : NULL;
+    rc |= awsr_envp_set(env, USER_CREDS_ENV, user_creds);
+    free(user_creds);
     rc |= awsr_envp_set(env, CREDS_COPY_ENV, creds_file);
     if (creds_file)
         rc |= awsr_envp_set(env, "AWS_SHARED_CREDENTIALS_FILE", creds_file);

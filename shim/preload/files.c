@@ -49,6 +49,9 @@
 #include "sys.h"
 
 #define SHARED_FILE_ENV "AWS_SHARED_CREDENTIALS_FILE"
+/* The user's credentials file as the launcher resolved it (absolute): the tree points
+ * AWS_SHARED_CREDENTIALS_FILE at its own file, and a process may change HOME. */
+#define USER_FILE_ENV "AWSROLE_USER_CREDENTIALS_FILE"
 
 /* ---- real functions ----------------------------------------------------------------- */
 
@@ -283,6 +286,7 @@ static const struct target_cache *ready_cache(void)
     const char *home = awsr_shim_raw_getenv("HOME");
     const char *shared = awsr_shim_raw_getenv(SHARED_FILE_ENV);
     awsr_pm_build(&cache.set, home, shared, lookup_var, NULL);
+    awsr_pm_add_path(&cache.set, awsr_shim_raw_getenv(USER_FILE_ENV));
     awsr_pm_add_links(&cache.set, link_target, NULL);
     /* The values kept must be the ones the set was built from: the same strings (setenv
      * replaces environ's pointers, never the strings). A value too long to keep counts as
@@ -334,6 +338,7 @@ __attribute__((noinline)) static bool match_fresh(int dirfd, const char *path, c
 {
     struct awsr_pm_set fresh;
     awsr_pm_build(&fresh, home, shared, lookup_var, NULL);
+    awsr_pm_add_path(&fresh, awsr_shim_raw_getenv(USER_FILE_ENV));
     return awsr_pm_match(&fresh, dirfd, path, dir_identity, NULL);
 }
 

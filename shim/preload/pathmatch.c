@@ -254,6 +254,18 @@ void awsr_pm_build(struct awsr_pm_set *set, const char *home, const char *shared
         add_expanded(set, shared_file, home, lookup, ctx);
 }
 
+void awsr_pm_add_path(struct awsr_pm_set *set, const char *path)
+{
+    if (path == NULL || path[0] != '/')
+        return;
+    size_t cap, len = awsr_strlen(path);
+    char *room = free_room(set, &cap);
+    if (room != NULL && len < cap) {
+        __builtin_memcpy(room, path, len + 1);
+        commit_target(set, cap);
+    }
+}
+
 void awsr_pm_add_links(struct awsr_pm_set *set, awsr_pm_link_fn resolve, void *ctx)
 {
     for (size_t k = 0, n = set->n; k < n; k++) {

@@ -14,9 +14,10 @@
 /* Paths the kernel accepts are shorter than PATH_MAX (4096 on Linux); anything longer
  * never matches (the real call fails with ENAMETOOLONG anyway). */
 #define AWSR_PM_PATH_MAX 4096
-/* $HOME/.aws/credentials and $AWS_SHARED_CREDENTIALS_FILE, then what each is a symlink
- * to (awsr_pm_add_links). */
-#define AWSR_PM_MAX_TARGETS 4
+/* $HOME/.aws/credentials, $AWS_SHARED_CREDENTIALS_FILE and the user's own file as the
+ * launcher found it (awsr_pm_add_path), then what each is a symlink to
+ * (awsr_pm_add_links). */
+#define AWSR_PM_MAX_TARGETS 6
 #define AWSR_PM_DEFAULT_BASENAME "credentials"
 /* The set's arena: the targets' paths first (at most this much), then awsr_pm_keep's
  * copies. Sized for two full-length paths each; short paths leave room for all four. */
@@ -80,6 +81,12 @@ AWSR_HIDDEN size_t awsr_pm_expand(const char *in, const char *home, awsr_pm_gete
  * left unknown; awsr_pm_cache_ids() fills them. */
 AWSR_HIDDEN void awsr_pm_build(struct awsr_pm_set *set, const char *home,
                                const char *shared_file, awsr_pm_getenv_fn lookup, void *ctx);
+
+/* Adds absolute `path` as it is (no expansion; normalized) as one more target: the file
+ * the launcher read, which stays protected whatever HOME or AWS_SHARED_CREDENTIALS_FILE
+ * become in the process. NULL, relative or too long: nothing. Call after awsr_pm_build,
+ * before awsr_pm_add_links. */
+AWSR_HIDDEN void awsr_pm_add_path(struct awsr_pm_set *set, const char *path);
 
 /* Canonical path (all symlinks resolved) of `path` when `path` itself is a symlink,
  * written NUL-terminated to out (capacity cap); its length, or (size_t)-1 when `path` is

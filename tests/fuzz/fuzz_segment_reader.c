@@ -20,11 +20,13 @@
  * the snapshot) holds it, absent credentials are the tree's only in a lazy segment that
  * did not reach the environment, and the environment's region is the program's. */
 #define AWSR_SHIM_TESTING 1
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -56,10 +58,29 @@ static void cleanup(void)
     rmdir(fifo_dir);
 }
 
+/* Segments of earlier fuzzer processes that ended without their atexit (a crash, a
+ * timeout, libFuzzer's _Exit): removed when their process is gone. */
+static void sweep_dead_fuzzers(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        char tail[8];
+        if (sscanf(e->d_name, "awsrole-%ld-%7s", &pid, tail) == 2 && strcmp(tail, "fuzz") == 0 &&
+            pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    sweep_dead_fuzzers();
     snprintf(seg_name, sizeof seg_name, "awsrole-%ld-fuzz", (long)getpid());
     snprintf(seg_path, sizeof seg_path, "/dev/shm/%s", seg_name);
     unlink(seg_path);

@@ -553,6 +553,26 @@ def test_config_copy_keeps_long_term_keys_out(awsenv, sts):
     assert "AKIAINCONFIG00000001" not in r.stdout and "inconfigsecret" not in r.stdout
 
 
+def test_a_process_that_changes_home_still_cannot_reach_the_real_credentials_file(awsenv, sts):
+    """The launcher names the file it read (AWSROLE_USER_CREDENTIALS_FILE): a build tool
+    or test harness that sets HOME=$tmp, or removes HOME, still gets the synthesized file
+    through the real path, and cannot write to it."""
+    awsenv.seed()
+    real = str(awsenv.credentials_path)
+    before = awsenv.credentials_path.read_text()
+    script = ('R="%s"; grep -m1 key_id "$R"; HOME=/tmp grep -m1 key_id "$R"; '
+              'env -u HOME -u AWS_SHARED_CREDENTIALS_FILE grep -m1 key_id "$R"; '
+              'HOME=/tmp sh -c "echo appended >> $R" 2>/dev/null; echo append-rc=$?' % real)
+    r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "sh", "-c", script])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    role = [c for c in sts.issued if c["kind"] == "role"][0]
+    assert lines[:3] == ["aws_access_key_id = %s" % role["AccessKeyId"]] * 3, r.stdout
+    assert lines[3].startswith("append-rc=") and lines[3] != "append-rc=0"  # EROFS
+    assert mock_sts.SEED_USER_KEY not in r.stdout
+    assert awsenv.credentials_path.read_text() == before
+
+
 def test_cleartext_endpoint_on_another_host_is_warned_about(awsenv, sts):
     awsenv.seed()
     r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"],

@@ -125,6 +125,60 @@ def test_ctrl_c_at_the_prompt_dies_of_sigint(awsenv, sts):
     assert child.signalstatus == signal.SIGINT
 
 
+def test_ctrl_z_at_the_prompt_stops_and_fg_asks_again_with_echo_off(awsenv, sts):
+    """Job control at the prompt, as readpassphrase does it: Ctrl-Z gives the shell a
+    terminal with echo on, and `fg` turns echo off again and shows the prompt again, so
+    the code typed then is not echoed."""
+    import termios
+    awsenv.seed()
+    child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile", "-i"],
+                          env=awsenv._env({"PS1": "READY> "}), cwd=str(awsenv.tmp),
+                          encoding="utf-8", timeout=20)
+    child.expect_exact("READY> ")
+    child.sendline("%s -p role-with-mfa -- sh -c 'echo KEY=$AWS_ACCESS_KEY_ID'" % awsenv.bin)
+    child.expect_exact(PROMPT)
+    child.sendcontrol("z")
+    child.expect_exact("READY> ")
+    child.sendline("stty -a | grep -o -- '-*echo ' | head -1")
+    child.expect(r"\n(-?echo) ")
+    assert child.match.group(1) == "echo"  # the terminal the shell gets back echoes
+    child.expect_exact("READY> ")
+    child.sendline("fg")
+    child.expect_exact(PROMPT)
+    time.sleep(0.2)
+    assert not termios.tcgetattr(child.child_fd)[3] & termios.ECHO
+    code = awsenv.totp()
+    child.sendline(code)
+    child.expect(r"KEY=(ASIA\w+)")
+    assert code not in child.before
+    child.expect_exact("READY> ")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert ops(sts) == ["GetSessionToken", "AssumeRole"]
+
+
+def test_a_signal_that_ends_the_prompt_gives_the_echo_back(awsenv, sts):
+    """SIGUSR1 (fatal by default, nobody handles it before the tree runs) at the prompt:
+    the run dies of it and the terminal has its echo back."""
+    awsenv.seed()
+    child = pexpect.spawn("/bin/sh", ["-c", '"$0" -p role-with-mfa -- true; echo RC=$?; '
+                                      'stty -a | grep -o -- "-*echo " | head -1', awsenv.bin],
+                          env=awsenv._env(None), cwd=str(awsenv.tmp), encoding="utf-8",
+                          timeout=20)
+    child.expect_exact(PROMPT)
+    out = subprocess.run(["pgrep", "-P", str(child.pid)],
+                         capture_output=True, text=True).stdout.split()
+    assert len(out) == 1, out
+    os.kill(int(out[0]), signal.SIGUSR1)
+    child.expect(r"RC=(\d+)")
+    assert child.match.group(1) == str(128 + signal.SIGUSR1)
+    child.expect(r"(-?echo) ")
+    assert child.match.group(1) == "echo"
+    child.expect(pexpect.EOF)
+    child.close()
+
+
 def test_a_run_waiting_for_another_prompt_says_so_and_gives_up(awsenv, sts):
     awsenv.seed()
     first = awsenv.spawn(["-p", "role-with-mfa", "--", "true"])
@@ -143,6 +197,53 @@ def test_a_run_waiting_for_another_prompt_says_so_and_gives_up(awsenv, sts):
         first.sendintr()
         first.expect(pexpect.EOF)
         first.close()
+
+
+def test_a_run_with_its_own_code_waits_no_longer_than_the_code_lives(awsenv, sts):
+    """Another run sits at its prompt, holding the lock: a run given a code waits at most
+    25 s (a TOTP code lives about 30), then goes on while the code is still good."""
+    awsenv.seed()
+    first = awsenv.spawn(["-p", "role-with-mfa", "--", "true"])
+    first.expect_exact(PROMPT)
+    try:
+        code = awsenv.totp()
+        start = time.monotonic()
+        r = awsenv.run(["-p", "role-with-mfa", "-t", code, "--export"], timeout=120)
+        took = time.monotonic() - start
+        assert r.returncode == 0, r.stderr
+        assert "gave up waiting after 25 s" in r.stderr
+        assert "the MFA code given to this run lasts about 30 seconds" in r.stderr
+        assert 24 < took < 60
+        assert ops(sts) == ["GetSessionToken", "AssumeRole"]
+    finally:
+        first.sendintr()
+        first.expect(pexpect.EOF)
+        first.close()
+
+
+def test_mfa_process_speaks_on_the_terminal_when_stderr_is_captured(awsenv, sts, tmp_path):
+    """'Touch your YubiKey' must reach the user even when awsrole-run's own stderr goes
+    elsewhere (botocore captures a credential_process's stderr; here 2>file)."""
+    awsenv.seed()
+    code_file = tmp_path / "code"
+    code_file.write_text(awsenv.totp() + "\n")
+    cfg = awsenv.config_path.read_text().replace(
+        "mfa_serial = %s" % SEED_MFA_SERIAL,
+        "mfa_serial = %s\nmfa_process = sh -c 'echo Touch your YubiKey >&2; cat %s'"
+        % (SEED_MFA_SERIAL, code_file))
+    awsenv.write_config(cfg)
+    log = tmp_path / "stderr.log"
+    child = pexpect.spawn("/bin/sh", ["-c", '"$0" -p role-with-mfa -- true 2>"$1"; echo RC=$?',
+                                      awsenv.bin, str(log)],
+                          env=awsenv._env(None), cwd=str(awsenv.tmp), encoding="utf-8",
+                          timeout=30)
+    child.expect_exact("Touch your YubiKey")
+    child.expect(r"RC=(\d+)")
+    assert child.match.group(1) == "0", log.read_text()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Touch your YubiKey" not in log.read_text()
+    assert ops(sts) == ["GetSessionToken", "AssumeRole"]
 
 
 def test_credential_process_loop_stops_at_once(awsenv, sts, tmp_path):

@@ -153,7 +153,9 @@ static void test_time_parse_forms(void **state)
     const char *forms[] = {"2026-01-01T12:00:00Z", "2026-01-01T12:00:00+00:00",
                            "2026-01-01T12:00:00.611Z", "2026-01-01T12:00:00UTC",
                            "2026-01-01T14:00:00+02:00", "2026-01-01T07:00:00-0500",
-                           "2026-01-01 12:00:00Z", "2026-01-01t12:00:00z"};
+                           "2026-01-01 12:00:00Z", "2026-01-01t12:00:00z",
+                           /* the basic form, as dateutil reads it */
+                           "20260101T120000Z", "20260101T140000+0200", "2026-01-01T120000Z"};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         time_t t = 0;
         assert_int_equal(awsr_time_parse(forms[i], &t), 0);
@@ -161,7 +163,8 @@ static void test_time_parse_forms(void **state)
     }
     const char *bad[] = {"", "2026-01-01", "2026-13-01T12:00:00Z", "2026-01-01T25:00:00Z",
                          "2026-01-01T12:00:00Zjunk", "2026-01-01T12:00:00.Z", "yesterday",
-                         "2026-01-01T12:00:00+0"};
+                         "2026-01-01T12:00:00+0", "2026-0101T12:00:00Z", "20260101T12:0000Z",
+                         "202601011T120000Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         time_t t = 0;
         assert_int_equal(awsr_time_parse(bad[i], &t), -1);

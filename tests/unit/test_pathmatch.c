@@ -132,6 +132,34 @@ static void test_build_targets(void **state)
     assert_int_equal(set.n, 0);
 }
 
+/* The launcher's own file: taken as it is (no expansion), kept once, absolute only. */
+static void test_add_path(void **state)
+{
+    (void)state;
+    struct awsr_pm_set set;
+    awsr_pm_build(&set, "/tmp/other-home", "/x/tree/credentials", NULL, NULL);
+    awsr_pm_add_path(&set, "/home/u/.aws//credentials");
+    assert_int_equal(set.n, 3);
+    assert_string_equal(set.t[2].path, "/home/u/.aws/credentials");
+    assert_string_equal(set.t[2].path + set.t[2].base, "credentials");
+    awsr_pm_add_path(&set, "/home/u/.aws/credentials");          /* already a target */
+    assert_int_equal(set.n, 3);
+    awsr_pm_add_path(&set, "/home/$USER/~/creds");               /* literal, not expanded */
+    assert_int_equal(set.n, 4);
+    assert_string_equal(set.t[3].path, "/home/$USER/~/creds");
+    awsr_pm_add_path(&set, "relative/credentials");              /* relative: refused */
+    awsr_pm_add_path(&set, NULL);
+    awsr_pm_add_path(&set, "/etc/");                             /* a directory */
+    assert_int_equal(set.n, 4);
+    assert_true(awsr_pm_match(&set, AT_FDCWD, "/home/u/.aws/credentials", NULL, NULL));
+    char huge[AWSR_PM_PATH_MAX + 10];
+    memset(huge, 'a', sizeof huge - 1);
+    huge[0] = '/';
+    huge[sizeof huge - 1] = '\0';
+    awsr_pm_add_path(&set, huge);                                /* too long: no overflow */
+    assert_int_equal(set.n, 4);
+}
+
 static void test_literal_matches(void **state)
 {
     (void)state;
@@ -543,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_last_component),
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_build_targets),
+        cmocka_unit_test(test_add_path),
         cmocka_unit_test(test_literal_matches),
         cmocka_unit_test(test_unrelated_paths_make_no_stat),
         cmocka_unit_test(test_identity_match),

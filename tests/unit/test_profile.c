@@ -14,7 +14,7 @@
 #include "profile.h"
 
 #define MSG_NO_CREDS                                                                           \
-    "Unable to locate credentials. You can configure credentials by running \"aws configure\"."
+    "Unable to locate credentials. You can configure credentials by running \"aws login\"."
 
 static const char *const env_vars[] = {
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
