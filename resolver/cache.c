@@ -211,30 +211,38 @@ static int lock_waiting(struct awsr_cache *c, const char *key, bool code_in_hand
         return -1;
     /* The holder may be at an MFA prompt on another terminal, where nobody answers: say so
      * after a second, and after LOCK_WAIT_MS go on without the lock (a run that cannot
-     * prompt then fails at once, as it would have with nobody else around). */
+     * prompt then fails at once, as it would have with nobody else around). A run holding
+     * a code shares its 25 s among every lock it waits for (the role's, then the MFA
+     * session's: another run at its prompt holds both). */
+    static long code_wait_left = CODE_WAIT_MS;
     long limit = awsr_process_timeout_ms(LOCK_WAIT_MS), waited = 0;
-    if (code_in_hand && limit > CODE_WAIT_MS)
-        limit = CODE_WAIT_MS;
+    if (code_in_hand && limit > code_wait_left)
+        limit = code_wait_left;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
             close(fd);
             return -1;
         }
         if (waited >= limit) {
-            awsr_log("gave up waiting after %ld s for the other awsrole-run%s; going on without "
-                     "it", limit / 1000,
-                     code_in_hand ? " (the MFA code given to this run lasts about 30 seconds)"
-                                  : "");
+            if (code_in_hand)
+                code_wait_left -= waited;
+            if (!code_in_hand || limit > 0)
+                awsr_log("gave up waiting after %ld s for the other awsrole-run%s; going on "
+                         "without it", limit / 1000,
+                         code_in_hand ? " (the MFA code given to this run lasts about 30 "
+                                        "seconds)" : "");
             close(fd);
             return -1;
         }
-        if (waited == 1000)
+        if (waited == 1000 && limit > 1000)
             awsr_log("waiting for another awsrole-run that is getting the same credentials (it "
                      "may be asking for an MFA code)");
         struct timespec step = {0, 50 * 1000000L};
         nanosleep(&step, NULL);
         waited += 50;
     }
+    if (code_in_hand)
+        code_wait_left -= waited;
     return fd;
 }
 

@@ -138,10 +138,12 @@ static void prompt_signal(int sig)
  * turns echo off and asks again when it is continued (as readpassphrase does). */
 static void prompt_stop(int sig)
 {
+    int saved = errno;
     int fd = g_tty_fd;
     if (fd >= 0)
         tcsetattr(fd, TCSANOW, &g_saved);
     g_stop_sig = sig;
+    errno = saved;
 }
 
 static const int g_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -223,7 +225,20 @@ static void stop_for_real(int sig)
 /* Best effort: a prompt that cannot be shown is no reason to fail. */
 static void tty_write(int fd, const char *s)
 {
-    (void)awsr_write_all(fd, s, strlen(s));
+    /* Not awsr_write_all: from the background with `stty tostop`, each try raises a
+     * SIGTTOU that interrupts it; once a stop is pending, the write waits for `fg`. */
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w > 0) {
+            s += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EINTR && !g_stop_sig) {
+            continue;
+        } else {
+            return;
+        }
+    }
 }
 
 /* Reads one line into buf (newline dropped). 1 a line, 0 EOF before any byte, -1 error.
@@ -304,11 +319,13 @@ static int prompt_once(int fd, const char *prompt, char *line, size_t sz,
         if (r != -2)
             break;
         /* Ctrl-Z: the handler gave the terminal its echo back; stop, and on `fg` ask
-         * again from the start (what was typed before is dropped). */
+         * again from the start (what was typed before is dropped). The newline only in
+         * the foreground: from the background it would raise SIGTTOU again. */
         int sig = g_stop_sig;
-        tty_write(fd, "\n");
-        stop_for_real(sig);
         g_stop_sig = 0;
+        if (sig == SIGTSTP)
+            tty_write(fd, "\n");
+        stop_for_real(sig);
         if (tcgetattr(fd, &g_saved) != 0)
             tty_ok = false;
     }
@@ -317,6 +334,11 @@ static int prompt_once(int fd, const char *prompt, char *line, size_t sz,
     if (installed) {
         g_tty_fd = -1;
         remove_handlers(&h);
+        /* A Ctrl-Z that came after the line was read still stops the process. */
+        int late = g_stop_sig;
+        g_stop_sig = 0;
+        if (late)
+            kill(getpid(), late);
     }
     tty_write(fd, "\n");
     if (r < 0)
@@ -332,11 +354,22 @@ static int prompt_once(int fd, const char *prompt, char *line, size_t sz,
  * shell (and its history). The launcher takes the foreground for the prompt and gives it
  * back after. SIGTTOU is blocked meanwhile: a background group may not otherwise change
  * it. Returns the group to give it back to, or -1 when nothing was changed. */
+static bool g_owned_terminal; /* awsr_mfa_note_terminal_owner */
+
+void awsr_mfa_note_terminal_owner(void)
+{
+    int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    g_owned_terminal = tcgetpgrp(fd) == getpgrp();
+    close(fd);
+}
+
 static pid_t take_foreground(int fd, sigset_t *saved)
 {
     pid_t fg = tcgetpgrp(fd), me = getpgrp();
-    if (fg < 0 || fg == me)
-        return -1; /* not our controlling terminal, or ours already */
+    if (!g_owned_terminal || fg < 0 || fg == me)
+        return -1; /* not ours to take, not our controlling terminal, or ours already */
     sigset_t ttou;
     sigemptyset(&ttou);
     sigaddset(&ttou, SIGTTOU);

@@ -27,4 +27,10 @@ int awsr_mfa_get_code(const struct awsr_mfa_request *rq, char code[AWSR_MFA_CODE
 /* True when a code for this request can come from somewhere (cli, env, process, tty). */
 bool awsr_mfa_available(const struct awsr_mfa_request *rq);
 
+/* --lazy, before the command starts: when this process's group holds its terminal now, a
+ * later prompt may take the terminal back from the tree (an interactive shell in it holds
+ * it then). A run started in the background never takes it: it stops at its prompt
+ * (SIGTTOU/SIGTTIN) like any background job, until `fg`. */
+void awsr_mfa_note_terminal_owner(void);
+
 #endif

@@ -31,6 +31,24 @@ static const char *const source_keys[] = {
     "aws_secret_access_key", "aws_session_token", "aws_security_token",
 };
 
+/* Keys that make a credential source by themselves (the rest of source_keys only modify
+ * one): what [DEFAULT] loses, so that it cannot turn a served section back into a role,
+ * while the profiles that are not served keep their external_id, mfa_serial, ... */
+static bool makes_source(const char *k)
+{
+    static const char *const makers[] = {
+        "role_arn", "source_profile", "credential_source", "credential_process",
+        "web_identity_token_file", "login_session", "aws_access_key_id",
+        "aws_secret_access_key", "aws_session_token", "aws_security_token",
+    };
+    if (strncmp(k, "sso_", 4) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof makers / sizeof *makers; i++)
+        if (strcmp(k, makers[i]) == 0)
+            return true;
+    return false;
+}
+
 static bool is_source_key(const char *k)
 {
     if (strncmp(k, "sso_", 4) == 0) /* sso_session, sso_start_url, sso_role_name, ... */
@@ -181,29 +199,59 @@ static unsigned char *default_blocks(const char *t, const struct line *lines, si
     return in;
 }
 
-/* Marks the lines of every credential key in the copied sections (with the indented
- * lines continuing its value): keys in ~/.aws/config must not reach the tree through the
- * copy any more than those in ~/.aws/credentials do. In [DEFAULT], which botocore merges
- * into every section, the generated ones included, every credential source goes too: a
- * role_arn there would turn a served profile back into a role. */
+/* Marks line i dropped, with the indented lines continuing its value. */
+static void drop_line(const char *t, const struct line *lines, size_t nlines,
+                      unsigned char *mark, size_t i)
+{
+    mark[i] = MARK_DROPPED;
+    while (++i < nlines && !mark[i] && lines[i].end > lines[i].start &&
+           is_space(t[lines[i].start]))
+        mark[i] = MARK_DROPPED;
+}
+
+/* The key a [DEFAULT] line sets, lower-cased as the parser does (configparser: the text
+ * before the first '=' or ':', stripped), or false for a comment, blank or indented line. */
+static bool line_key(const char *t, struct line l, char *key, size_t cap)
+{
+    size_t i = l.start, e = l.end;
+    if (i == e || is_space(t[i]) || t[i] == '#' || t[i] == ';' || t[i] == '\n' ||
+        t[i] == '\r')
+        return false;
+    size_t d = i;
+    while (d < e && t[d] != '=' && t[d] != ':' && t[d] != '\n' && t[d] != '\r')
+        d++;
+    while (d > i && is_space(t[d - 1]))
+        d--;
+    if (d == i || d - i >= cap)
+        return false;
+    for (size_t k = i; k < d; k++) {
+        char c = t[k];
+        key[k - i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    key[d - i] = '\0';
+    return true;
+}
+
+/* Marks the lines of every credential key in the copied sections: keys in ~/.aws/config
+ * must not reach the tree through the copy any more than those in ~/.aws/credentials do.
+ * In [DEFAULT], which botocore merges into every section, the generated ones included,
+ * every key that makes a credential source goes too: a role_arn there would turn a served
+ * profile back into a role. */
 static int drop_key_lines(const struct awsr_ini *ini, const char *t, const struct line *lines,
                           size_t nlines, unsigned char *mark)
 {
+    for (const struct awsr_section *s = ini->sections; s; s = s->hh.next)
+        for (const struct awsr_kv *kv = s->keys; kv; kv = kv->hh.next)
+            if (is_key_name(kv->key) && kv->line >= 1 && kv->line <= nlines)
+                drop_line(t, lines, nlines, mark, kv->line - 1);
     unsigned char *in_default = default_blocks(t, lines, nlines, mark);
     if (!in_default)
         return -1;
-    for (const struct awsr_section *s = ini->sections; s; s = s->hh.next) {
-        for (const struct awsr_kv *kv = s->keys; kv; kv = kv->hh.next) {
-            if (kv->line < 1 || kv->line > nlines)
-                continue;
-            size_t i = kv->line - 1;
-            if (!is_key_name(kv->key) && !(in_default[i] && is_source_key(kv->key)))
-                continue;
-            mark[i] = MARK_DROPPED;
-            while (++i < nlines && !mark[i] && lines[i].end > lines[i].start &&
-                   is_space(t[lines[i].start]))
-                mark[i] = MARK_DROPPED;
-        }
+    for (size_t i = 0; i < nlines; i++) {
+        char key[64];
+        if (in_default[i] && !mark[i] && line_key(t, lines[i], key, sizeof key) &&
+            makes_source(key))
+            drop_line(t, lines, nlines, mark, i);
     }
     free(in_default);
     return 0;

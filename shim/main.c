@@ -17,6 +17,7 @@
 #include "export.h"
 #include "front.h"
 #include "genconfig.h"
+#include "mfa.h"
 #include "resolve.h"
 #include "secmem.h"
 #include "segment.h"
@@ -607,7 +608,9 @@ static char *absolute_path(const char *p)
     if (p[0] == '/')
         return strdup(p);
     char *cwd = getcwd(NULL, 0), *abs = NULL;
-    if (cwd && asprintf(&abs, "%s/%s", cwd, p) < 0)
+    if (!cwd)
+        return strdup(p); /* the directory is gone: the value as it is still restores */
+    if (asprintf(&abs, "%s/%s", cwd, p) < 0)
         abs = NULL;
     free(cwd);
     return abs;
@@ -628,26 +631,35 @@ static int tree_env(struct options *o, struct tree *t, struct awsr_envp *env)
         rc |= awsr_envp_set(env, USER_CONFIG_ENV, NULL);
         rc |= awsr_envp_set(env, CONFIG_COPY_ENV, NULL);
     }
-    /* The credentials file every program of the tree is pointed at, static ones too (the
-     * preload library redirects only dynamic ones): SDKs rank a profile's keys in the
-     * credentials file above the config copy's credential_process (and above the
-     * container endpoint), so the user's file would hand a static program asking for a
-     * served profile by name (a terraform provider's `profile = "default"`) the long-term
-     * keys instead of the role. The tree's synthesized file holds the served profiles'
-     * temporary credentials; without one, nothing. */
+    /* The credentials file SDKs are pointed at while the config copy serves profiles: SDKs
+     * rank a profile's keys in the credentials file above its credential_process (and
+     * above the container endpoint), so the user's file would hand a static program
+     * asking for a served profile by name (a terraform provider's `profile = "default"`)
+     * the long-term keys instead of the role, and the synthesized file keys that never
+     * renew. A file that does not exist holds nothing: the copy's credential_process
+     * answers, and renews. With the preload library it is a name in the tree's private
+     * directory, which the library serves like any credentials path (programs that read
+     * the file themselves get the synthesized one); without it /dev/null. */
     const char *creds_file = NULL;
-    if (o->server && t->srv)
+    char *none = NULL;
+    if (o->server && t->srv) {
         creds_file = "/dev/null";
-    else if (t->publish_segment)
-        creds_file = awsr_segment_credentials_path(t->seg);
-    else if (t->config_copy)
+    } else if (t->config_copy && t->publish_segment) {
+        const char *slash = strrchr(t->config_copy, '/');
+        if (slash && asprintf(&none, "%.*s/no-credentials", (int)(slash - t->config_copy),
+                              t->config_copy) < 0)
+            none = NULL;
+        creds_file = none;
+    } else if (t->config_copy) {
         creds_file = "/dev/null";
+    }
     char *user_creds = creds_file ? absolute_path(t->res[0].cfg->credentials_path) : NULL;
     rc |= awsr_envp_set(env, USER_CREDS_ENV, user_creds);
     free(user_creds);
     rc |= awsr_envp_set(env, CREDS_COPY_ENV, creds_file);
     if (creds_file)
         rc |= awsr_envp_set(env, "AWS_SHARED_CREDENTIALS_FILE", creds_file);
+    free(none);
     if (o->server && t->srv) {
         char uri[96];
         snprintf(uri, sizeof uri, "%s/", awsr_server_url(t->srv));
@@ -754,6 +766,8 @@ static int run_command(struct options *o, struct tree *t)
     }
 
     pid_t pid;
+    if (o->lazy)
+        awsr_mfa_note_terminal_owner();
     int rc = awsr_child_spawn(o->command, env.v, &pid);
     awsr_envp_free(&env);
     if (rc) {

@@ -332,7 +332,7 @@ static inline bool may_be_credentials(const char *path)
 }
 
 /* The environment changed since the cache was built: a set of its own, built on the
- * stack in a frame of its own (so the usual path does not carry 8 KiB of frame). */
+ * stack in a frame of its own (so the usual path does not carry its 16 KiB). */
 __attribute__((noinline)) static bool match_fresh(int dirfd, const char *path, const char *home,
                                                   const char *shared)
 {
@@ -426,10 +426,12 @@ __attribute__((noinline)) static const char *route_slow(int dirfd, const char *p
 {
     int saved = errno;
     const char *synth = NULL, *result = path;
-    if (tree_credentials(dirfd, path, &synth)) {
+    /* A device or directory under the name (AWS_SHARED_CREDENTIALS_FILE=/dev/null) is
+     * neither served nor refused: `cmd </dev/null` must read nothing. */
+    if (tree_credentials(dirfd, path, &synth) && regular_or_missing(dirfd, path)) {
         if (use == READS && synth != NULL)
             result = synth; /* absolute: the kernel ignores the caller's dirfd */
-        else if (regular_or_missing(dirfd, path))
+        else
             return refuse(use);
     }
     errno = saved;

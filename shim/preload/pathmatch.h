@@ -20,7 +20,7 @@
 #define AWSR_PM_MAX_TARGETS 6
 #define AWSR_PM_DEFAULT_BASENAME "credentials"
 /* The set's arena: the targets' paths first (at most this much), then awsr_pm_keep's
- * copies. Sized for two full-length paths each; short paths leave room for all four. */
+ * copies. Sized for two full-length paths each; short paths leave room for all six. */
 #define AWSR_PM_TARGET_ROOM (2 * AWSR_PM_PATH_MAX)
 
 struct awsr_pm_id {

@@ -578,26 +578,35 @@ NO_KEYS_IN_ENV = ["env", "-u", "LD_PRELOAD", "-u", "AWS_ACCESS_KEY_ID", "-u",
 def test_programs_without_the_preload_never_get_the_long_term_keys_of_a_served_profile(
         awsenv, sts):
     """The common layout: [default] assumes a role with the keys of [default] in the
-    credentials file. SDKs rank those keys above the config copy's credential_process, so
-    a static program (a terraform provider with profile = "default") must not be pointed
-    at the user's credentials file: AWS_SHARED_CREDENTIALS_FILE names the tree's."""
+    credentials file. SDKs rank a profile's keys in the credentials file above the config
+    copy's credential_process, so a static program (a terraform provider with profile =
+    "default") must see no credentials file at all: then credential_process answers, with
+    the role, and renews. Programs under the preload library that read the file themselves
+    get the synthesized one."""
     awsenv.write_config(SELF_REFERENCE_CONFIG)
     awsenv.write_credentials(SELF_REFERENCE_CREDENTIALS)
-    cli = [AWS_CLI, "sts", "get-caller-identity", "--profile", "default", "--endpoint-url",
-           sts.url, "--output", "text", "--query", "Arn"]
-    script = ('env -u LD_PRELOAD cat "$AWS_SHARED_CREDENTIALS_FILE"; echo ====; '
+    query = ["--endpoint-url", sts.url, "--output", "text"]
+    cli = [AWS_CLI, "sts", "get-caller-identity", "--profile", "default", "--query", "Arn"]
+    listing = [AWS_CLI, "configure", "list", "--profile", "default"]
+    script = ('env -u LD_PRELOAD sh -c \'test -e "$AWS_SHARED_CREDENTIALS_FILE" || echo none\'; '
+              'cat "$AWS_SHARED_CREDENTIALS_FILE"; echo ====; '
               'env -u LD_PRELOAD grep -h request_checksum "$AWS_CONFIG_FILE"; echo ====; '
-              + " ".join(NO_KEYS_IN_ENV + cli))
+              + " ".join(NO_KEYS_IN_ENV + cli + query) + "; echo ====; "
+              + " ".join(NO_KEYS_IN_ENV + listing))
     r = awsenv.run(["-p", "default", "--", "sh", "-c", script], timeout=90)
     assert r.returncode == 0, r.stdout + r.stderr
-    creds, config, arn = r.stdout.split("====\n")
+    creds, config, arn, listed = r.stdout.split("====\n")
     role = [c for c in sts.issued if c["kind"] == "role"][0]
-    assert role["AccessKeyId"] in creds and role["SecretAccessKey"] in creds
+    assert creds.startswith("none\n")  # no file for programs without the preload
+    assert role["AccessKeyId"] in creds and role["SecretAccessKey"] in creds  # with it
     assert mock_sts.SEED_USER_KEY not in creds and mock_sts.SEED_USER_SECRET not in creds
     # The served section keeps the settings that are not credential sources.
     assert "request_checksum_calculation = when_required" in config
     assert arn.strip().startswith("arn:aws:sts::128716708097:assumed-role/open-role/"), arn
-    assert ops(sts, "AssumeRole") == 1  # the tree's one: the CLI used the tree's file
+    # The credential_process (which renews), not keys from a file (which never do).
+    access = [l for l in listed.splitlines() if l.strip().startswith("access_key")][0]
+    assert "custom-process" in access, listed
+    assert ops(sts, "AssumeRole") == 1  # the tree's one: the CLI was answered from the tree
 
 
 def test_nested_run_of_another_profile_reads_the_users_credentials_file(awsenv, sts):
@@ -609,7 +618,7 @@ def test_nested_run_of_another_profile_reads_the_users_credentials_file(awsenv, 
                     '"$0" --no-cache -p open --export --format json', awsenv.bin])
     assert r.returncode == 0, r.stderr
     tree_file, out = r.stdout.split("\n", 1)
-    assert tree_file.endswith("/credentials") and tree_file != str(awsenv.credentials_path)
+    assert tree_file.endswith("/no-credentials")
     assert json.loads(out)["AccessKeyId"].startswith("ASIA")
     assert ops(sts, "AssumeRole") == 2  # the nested run used the user's keys of [default]
 

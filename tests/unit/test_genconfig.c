@@ -308,6 +308,60 @@ static void test_settings_kept_and_sources_dropped(void **state)
     free(out);
 }
 
+/* [DEFAULT] loses what makes a source even when every section sets the same key itself
+ * (so no section holds a merged copy of it), and keeps what only modifies one. */
+static void test_default_section_sources_and_modifiers(void **state)
+{
+    (void)state;
+    const char *text = "[DEFAULT]\n"
+                       "Role_Arn = arn:aws:iam::1:role/from-default\n"
+                       "source_profile : base\n"
+                       "external_id = ext-123\n"
+                       "sso_session = corp\n"
+                       "credential_process = /bin/echo\n"
+                       "    continued\n"
+                       "\n"
+                       "[profile dev]\n"
+                       "role_arn = arn:aws:iam::1:role/dev\n"
+                       "source_profile = base\n"
+                       "sso_session = x\n"
+                       "credential_process = /bin/true\n"
+                       "\n"
+                       "[profile other]\n"
+                       "role_arn = arn:aws:iam::1:role/other\n"
+                       "credential_source = Environment\n"
+                       "source_profile = base\n"
+                       "sso_session = y\n"
+                       "credential_process = /bin/false\n";
+    struct awsr_genconfig_profile s[] = {{"dev", NULL}};
+    char *out = render(s, 1, false, text, NULL);
+    assert_null(strstr(out, "from-default"));
+    assert_null(strstr(out, "continued"));
+    assert_null(strstr(out, "/bin/echo"));
+    assert_null(strstr(out, "corp"));
+    assert_non_null(strstr(out, "external_id = ext-123"));
+    struct awsr_config *cfg = parse(out);
+    assert_string_equal(get(cfg, "dev", "credential_process"), PROCESS("dev"));
+    assert_null(get(cfg, "dev", "role_arn"));
+    assert_null(get(cfg, "dev", "source_profile"));
+    /* external_id reaches dev from [DEFAULT] again: harmless without a role_arn */
+    assert_string_equal(get(cfg, "other", "role_arn"), "arn:aws:iam::1:role/other");
+    assert_string_equal(get(cfg, "other", "external_id"), "ext-123");
+    awsr_config_free(cfg);
+    free(out);
+
+    /* Nothing but [DEFAULT]: its sources go as well. */
+    const char *only = "[DEFAULT]\nrole_arn = arn:aws:iam::1:role/d\nregion = eu-west-3\n";
+    struct awsr_genconfig_profile d[] = {{"default", NULL}};
+    out = render(d, 1, false, only, NULL);
+    assert_null(strstr(out, "role/d"));
+    cfg = parse(out);
+    assert_string_equal(get(cfg, "default", "region"), "eu-west-3");
+    assert_null(get(cfg, "default", "role_arn"));
+    awsr_config_free(cfg);
+    free(out);
+}
+
 static void test_line_endings_and_errors(void **state)
 {
     (void)state;
@@ -387,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_profile_default_spelling_and_missing_sections),
         cmocka_unit_test(test_unsafe_names_and_launcher_paths),
         cmocka_unit_test(test_settings_kept_and_sources_dropped),
+        cmocka_unit_test(test_default_section_sources_and_modifiers),
         cmocka_unit_test(test_line_endings_and_errors),
         cmocka_unit_test(test_write),
     };
