@@ -573,6 +573,19 @@ def test_a_process_that_changes_home_still_cannot_reach_the_real_credentials_fil
     assert awsenv.credentials_path.read_text() == before
 
 
+def test_a_device_named_as_the_credentials_file_is_never_served(awsenv, sts):
+    """AWS_SHARED_CREDENTIALS_FILE=/dev/null (CI turning the file off): reading /dev/null
+    in the tree must give nothing, not the synthesized file."""
+    awsenv.seed()
+    with open(awsenv.config_path, "a") as f:  # the source keys, where the CLI also looks
+        f.write("[profile cli-user]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                % (mock_sts.SEED_USER_KEY, mock_sts.SEED_USER_SECRET))
+    r = awsenv.run(["-p", "role-with-mfa", "-t", awsenv.totp(), "--", "sh", "-c",
+                    'cat /dev/null; echo "[$(cat </dev/null)]"; grep -c . /dev/null'],
+                   env_extra={"AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+    assert r.stdout == "[]\n0\n", r.stdout + r.stderr
+
+
 def test_cleartext_endpoint_on_another_host_is_warned_about(awsenv, sts):
     awsenv.seed()
     r = awsenv.run(["-p", "role-with-mfa", "--mfa-code", awsenv.totp(), "--export"],
