@@ -15,8 +15,9 @@
  *    W_OK access checks. A program would otherwise write the temporary credentials it read
  *    back over the user's long-term keys (`aws configure set`, `sed -i`, editors). The
  *    first refusal says why on stderr, once per process (stdout is never written). A path
- *    that exists and is not a regular file (AWS_SHARED_CREDENTIALS_FILE=/dev/null) is
- *    left alone by both rules.
+ *    under /dev (but /dev/shm) or /proc is never a target (AWS_SHARED_CREDENTIALS_FILE=
+ *    /dev/null, pathmatch.c), and a change to another path that exists and is not a
+ *    regular file is not refused.
  * "In a tree" means AWSROLE_SEGMENT is set or the process was served the file once; a
  * process without either (or setuid: the shim does nothing there) passes through.
  *
@@ -426,12 +427,10 @@ __attribute__((noinline)) static const char *route_slow(int dirfd, const char *p
 {
     int saved = errno;
     const char *synth = NULL, *result = path;
-    /* A device or directory under the name (AWS_SHARED_CREDENTIALS_FILE=/dev/null) is
-     * neither served nor refused: `cmd </dev/null` must read nothing. */
-    if (tree_credentials(dirfd, path, &synth) && regular_or_missing(dirfd, path)) {
+    if (tree_credentials(dirfd, path, &synth)) {
         if (use == READS && synth != NULL)
             result = synth; /* absolute: the kernel ignores the caller's dirfd */
-        else
+        else if (regular_or_missing(dirfd, path))
             return refuse(use);
     }
     errno = saved;

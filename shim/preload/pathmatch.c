@@ -211,6 +211,20 @@ static char *free_room(const struct awsr_pm_set *set, size_t *cap)
     return (char *)set->buf + set->used;
 }
 
+/* Under /dev (but for the tmpfs /dev/shm) or /proc: a device, a pipe (/dev/fd/63 of
+ * `<(...)`), never a credentials file. AWS_SHARED_CREDENTIALS_FILE=/dev/null turns the
+ * file off: serving the synthesized file there would hand it to `cmd </dev/null`. Decided
+ * from the name alone: the real file's path never reaches the kernel but through the one
+ * readlinkat. */
+static bool names_device(const char *path, size_t len)
+{
+    static const char dev[] = "/dev/", shm[] = "/dev/shm/", proc[] = "/proc/";
+    if (len >= sizeof proc - 1 && awsr_mem_eq(path, proc, sizeof proc - 1))
+        return true;
+    return len >= sizeof dev - 1 && awsr_mem_eq(path, dev, sizeof dev - 1) &&
+           !(len >= sizeof shm - 1 && awsr_mem_eq(path, shm, sizeof shm - 1));
+}
+
 /* Normalizes the path just written at the free room (capacity cap) in place and makes it
  * the next target, unless it does not fit, names a directory or repeats a target. */
 static void commit_target(struct awsr_pm_set *set, size_t cap)
@@ -221,7 +235,7 @@ static void commit_target(struct awsr_pm_set *set, size_t cap)
     if (len == (size_t)-1)
         return;
     size_t base = base_offset(t->path, len);
-    if (!is_file_name(t->path + base, len - base))
+    if (!is_file_name(t->path + base, len - base) || names_device(t->path, len))
         return;
     for (size_t k = 0; k < set->n; k++) {
         if (set->t[k].len == len && awsr_mem_eq(set->t[k].path, t->path, len))

@@ -120,6 +120,17 @@ static void test_build_targets(void **state)
     awsr_pm_build(&set, NULL, "/etc/..", NULL, NULL);
     assert_int_equal(set.n, 0);
 
+    awsr_pm_build(&set, NULL, "/dev/null", NULL, NULL);          /* devices, pipes: never */
+    assert_int_equal(set.n, 0);
+    awsr_pm_build(&set, NULL, "/dev/fd/63", NULL, NULL);
+    assert_int_equal(set.n, 0);
+    awsr_pm_build(&set, NULL, "/proc/self/fd/3", NULL, NULL);
+    assert_int_equal(set.n, 0);
+    awsr_pm_add_path(&set, "/dev/null");
+    assert_int_equal(set.n, 0);
+    awsr_pm_build(&set, NULL, "/dev/shm/awsrole-1-ab/no-credentials", NULL, NULL); /* tmpfs */
+    assert_int_equal(set.n, 1);
+
     awsr_pm_build(&set, NULL, "rel/creds", NULL, NULL);          /* relative: kept as is */
     assert_int_equal(set.n, 1);
     assert_string_equal(set.t[0].path, "rel/creds");
