@@ -160,6 +160,17 @@ struct prompt_handlers {
     bool fatal_set[NSIG_FATAL], stop_set[NSIG_STOPS];
 };
 
+/* Installs `sa` for `sig` only over the default disposition (someone else's handler, or
+ * SIG_IGN, stays); true when installed, *old keeping what to put back. */
+static bool install_over_default(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    sigaction(sig, NULL, old);
+    if (old->sa_handler != SIG_DFL || (old->sa_flags & SA_SIGINFO))
+        return false;
+    sigaction(sig, sa, NULL);
+    return true;
+}
+
 static void install_handlers(struct prompt_handlers *h)
 {
     struct sigaction sa;
@@ -168,13 +179,8 @@ static void install_handlers(struct prompt_handlers *h)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < NSIG_HANDLED; i++)
         sigaction(g_signals[i], &sa, &h->old[i]);
-    for (size_t i = 0; i < NSIG_FATAL; i++) {
-        sigaction(g_default_fatal[i], NULL, &h->old_fatal[i]);
-        h->fatal_set[i] = h->old_fatal[i].sa_handler == SIG_DFL &&
-                          !(h->old_fatal[i].sa_flags & SA_SIGINFO);
-        if (h->fatal_set[i])
-            sigaction(g_default_fatal[i], &sa, NULL);
-    }
+    for (size_t i = 0; i < NSIG_FATAL; i++)
+        h->fatal_set[i] = install_over_default(g_default_fatal[i], &sa, &h->old_fatal[i]);
     /* No SA_RESTART: the read must return. The three stops are blocked in the handler, so
      * its tcsetattr from the background raises no SIGTTOU. */
     struct sigaction st;
@@ -183,13 +189,8 @@ static void install_handlers(struct prompt_handlers *h)
     sigemptyset(&st.sa_mask);
     for (size_t i = 0; i < NSIG_STOPS; i++)
         sigaddset(&st.sa_mask, g_stops[i]);
-    for (size_t i = 0; i < NSIG_STOPS; i++) {
-        sigaction(g_stops[i], NULL, &h->old_stops[i]);
-        h->stop_set[i] = h->old_stops[i].sa_handler == SIG_DFL &&
-                         !(h->old_stops[i].sa_flags & SA_SIGINFO);
-        if (h->stop_set[i])
-            sigaction(g_stops[i], &st, NULL);
-    }
+    for (size_t i = 0; i < NSIG_STOPS; i++)
+        h->stop_set[i] = install_over_default(g_stops[i], &st, &h->old_stops[i]);
 }
 
 static void remove_handlers(const struct prompt_handlers *h)

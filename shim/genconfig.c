@@ -19,44 +19,46 @@
 
 #define MAX_CONFIG_SIZE (16 * 1024 * 1024)
 
-/* Settings a served section drops: those that make a credential source (or belong to
- * one), which would beat credential_process (or, in server mode, the container endpoint),
- * and the long-term keys. Every other setting is kept, whether this file knows it or not
- * (request_checksum_calculation, s3_use_arn_region, sdk_ua_app_id, ...): the tree's SDKs
- * must behave as they do outside it. */
-static const char *const source_keys[] = {
-    "role_arn", "source_profile", "credential_source", "credential_process",
-    "web_identity_token_file", "role_session_name", "external_id", "mfa_serial",
-    "duration_seconds", "mfa_process", "login_session", "aws_access_key_id",
-    "aws_secret_access_key", "aws_session_token", "aws_security_token",
-};
-
-/* Keys that make a credential source by themselves (the rest of source_keys only modify
- * one): what [DEFAULT] loses, so that it cannot turn a served section back into a role,
- * while the profiles that are not served keep their external_id, mfa_serial, ... */
-static bool makes_source(const char *k)
+static bool in_list(const char *k, const char *const *list, size_t n)
 {
-    static const char *const makers[] = {
-        "role_arn", "source_profile", "credential_source", "credential_process",
-        "web_identity_token_file", "login_session", "aws_access_key_id",
-        "aws_secret_access_key", "aws_session_token", "aws_security_token",
-    };
-    if (strncmp(k, "sso_", 4) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof makers / sizeof *makers; i++)
-        if (strcmp(k, makers[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k, list[i]) == 0)
             return true;
     return false;
 }
 
+#define IN_LIST(k, list) in_list((k), (list), sizeof(list) / sizeof *(list))
+
+/* The long-term keys: out of every section of the copy. */
+static const char *const key_names[] = {"aws_access_key_id", "aws_secret_access_key",
+                                        "aws_session_token", "aws_security_token"};
+
+/* Keys that make a credential source by themselves (besides the long-term keys and sso_*):
+ * what [DEFAULT] loses, so that it cannot turn a served section back into a role, while
+ * the profiles that are not served keep their external_id, mfa_serial, ... */
+static const char *const source_makers[] = {
+    "role_arn", "source_profile", "credential_source", "credential_process",
+    "web_identity_token_file", "login_session",
+};
+
+/* Keys that only modify a source: a served section loses them with it. */
+static const char *const source_modifiers[] = {
+    "role_session_name", "external_id", "mfa_serial", "duration_seconds", "mfa_process",
+};
+
+static bool makes_source(const char *k)
+{
+    return strncmp(k, "sso_", 4) == 0 || /* sso_session, sso_start_url, sso_role_name, ... */
+           IN_LIST(k, key_names) || IN_LIST(k, source_makers);
+}
+
+/* Settings a served section drops: a credential source would beat credential_process (or,
+ * in server mode, the container endpoint). Every other setting is kept, whether this file
+ * knows it or not (request_checksum_calculation, s3_use_arn_region, sdk_ua_app_id, ...):
+ * the tree's SDKs must behave as they do outside it. */
 static bool is_source_key(const char *k)
 {
-    if (strncmp(k, "sso_", 4) == 0) /* sso_session, sso_start_url, sso_role_name, ... */
-        return true;
-    for (size_t i = 0; i < sizeof source_keys / sizeof *source_keys; i++)
-        if (strcmp(k, source_keys[i]) == 0)
-            return true;
-    return false;
+    return makes_source(k) || IN_LIST(k, source_modifiers);
 }
 
 static bool safe_char(unsigned char c)
@@ -171,34 +173,6 @@ static bool is_default_header(const char *t, struct line l)
 
 enum { MARK_REPLACED = 1, MARK_KEPT = 2, MARK_DROPPED = 3 };
 
-static const char *const key_names[] = {"aws_access_key_id", "aws_secret_access_key",
-                                        "aws_session_token", "aws_security_token"};
-
-static bool is_key_name(const char *k)
-{
-    for (size_t i = 0; i < sizeof key_names / sizeof *key_names; i++)
-        if (strcmp(k, key_names[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Per line: inside a [DEFAULT] section (from its header to the next header). Headers are
- * the lines marked already. */
-static unsigned char *default_blocks(const char *t, const struct line *lines, size_t nlines,
-                                     const unsigned char *mark)
-{
-    unsigned char *in = calloc(nlines + 1, 1);
-    if (!in)
-        return NULL;
-    bool cur = false;
-    for (size_t i = 0; i < nlines; i++) {
-        if (mark[i] == MARK_REPLACED || mark[i] == MARK_KEPT)
-            cur = is_default_header(t, lines[i]);
-        in[i] = cur;
-    }
-    return in;
-}
-
 /* Marks line i dropped, with the indented lines continuing its value. */
 static void drop_line(const char *t, const struct line *lines, size_t nlines,
                       unsigned char *mark, size_t i)
@@ -237,24 +211,23 @@ static bool line_key(const char *t, struct line l, char *key, size_t cap)
  * In [DEFAULT], which botocore merges into every section, the generated ones included,
  * every key that makes a credential source goes too: a role_arn there would turn a served
  * profile back into a role. */
-static int drop_key_lines(const struct awsr_ini *ini, const char *t, const struct line *lines,
+static void drop_key_lines(const struct awsr_ini *ini, const char *t, const struct line *lines,
                           size_t nlines, unsigned char *mark)
 {
     for (const struct awsr_section *s = ini->sections; s; s = s->hh.next)
         for (const struct awsr_kv *kv = s->keys; kv; kv = kv->hh.next)
-            if (is_key_name(kv->key) && kv->line >= 1 && kv->line <= nlines)
+            if (IN_LIST(kv->key, key_names) && kv->line >= 1 && kv->line <= nlines)
                 drop_line(t, lines, nlines, mark, kv->line - 1);
-    unsigned char *in_default = default_blocks(t, lines, nlines, mark);
-    if (!in_default)
-        return -1;
+    /* [DEFAULT] runs from its header to the next header (the lines marked already). */
+    bool in_default = false;
     for (size_t i = 0; i < nlines; i++) {
         char key[64];
-        if (in_default[i] && !mark[i] && line_key(t, lines[i], key, sizeof key) &&
-            makes_source(key))
+        if (mark[i] == MARK_REPLACED || mark[i] == MARK_KEPT)
+            in_default = is_default_header(t, lines[i]);
+        else if (in_default && !mark[i] && line_key(t, lines[i], key, sizeof key) &&
+                 makes_source(key))
             drop_line(t, lines, nlines, mark, i);
     }
-    free(in_default);
-    return 0;
 }
 
 /* ---- one generated section ---- */
@@ -384,10 +357,7 @@ int awsr_genconfig_render(const char *user_text, size_t user_len, const char *us
     for (size_t i = 0; i < nlines; i++)
         if (!mark[i] && is_default_header(text, lines[i]))
             mark[i] = MARK_KEPT;
-    if (drop_key_lines(ini, text, lines, nlines, mark) < 0) {
-        awsr_error_set(err, AWSR_E_OTHER, "out of memory");
-        goto out;
-    }
+    drop_key_lines(ini, text, lines, nlines, mark);
 
     awsr_strbuf_adds(&b, "# awsrole-run: a private copy of ");
     awsr_strbuf_adds(&b, user_path && *user_path ? "the AWS config" : "an empty AWS config");

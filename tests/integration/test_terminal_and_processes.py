@@ -125,17 +125,40 @@ def test_ctrl_c_at_the_prompt_dies_of_sigint(awsenv, sts):
     assert child.signalstatus == signal.SIGINT
 
 
+def interactive_bash(awsenv):
+    child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile", "-i"],
+                          env=awsenv._env({"PS1": "READY> "}), cwd=str(awsenv.tmp),
+                          encoding="utf-8", timeout=20)
+    child.expect_exact("READY> ")
+    return child
+
+
+RUN_PRINTING_KEY = "%s -p role-with-mfa -- sh -c 'echo KEY=$AWS_ACCESS_KEY_ID'"
+
+
+def fg_and_answer(awsenv, child):
+    """Brings the stopped run back, answers its prompt, checks the code was not echoed,
+    and ends the shell."""
+    child.sendline("fg")
+    child.expect_exact(PROMPT)
+    code = awsenv.totp()
+    child.sendline(code)
+    child.expect(r"KEY=(ASIA\w+)")
+    assert code not in child.before
+    child.expect_exact("READY> ")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    child.close()
+
+
 def test_ctrl_z_at_the_prompt_stops_and_fg_asks_again_with_echo_off(awsenv, sts):
     """Job control at the prompt, as readpassphrase does it: Ctrl-Z gives the shell a
     terminal with echo on, and `fg` turns echo off again and shows the prompt again, so
     the code typed then is not echoed."""
     import termios
     awsenv.seed()
-    child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile", "-i"],
-                          env=awsenv._env({"PS1": "READY> "}), cwd=str(awsenv.tmp),
-                          encoding="utf-8", timeout=20)
-    child.expect_exact("READY> ")
-    child.sendline("%s -p role-with-mfa -- sh -c 'echo KEY=$AWS_ACCESS_KEY_ID'" % awsenv.bin)
+    child = interactive_bash(awsenv)
+    child.sendline(RUN_PRINTING_KEY % awsenv.bin)
     child.expect_exact(PROMPT)
     child.sendcontrol("z")
     child.expect_exact("READY> ")
@@ -158,21 +181,13 @@ def test_ctrl_z_at_the_prompt_stops_and_fg_asks_again_with_echo_off(awsenv, sts)
     assert ops(sts) == ["GetSessionToken", "AssumeRole"]
 
 
-def interactive_bash(awsenv):
-    child = pexpect.spawn("/bin/bash", ["--norc", "--noprofile", "-i"],
-                          env=awsenv._env({"PS1": "READY> "}), cwd=str(awsenv.tmp),
-                          encoding="utf-8", timeout=20)
-    child.expect_exact("READY> ")
-    return child
-
-
 def test_a_run_started_in_the_background_stops_at_its_prompt_until_fg(awsenv, sts):
     """`awsrole-run ... &` must not take the terminal from the shell (the next command line
     would be read as the code, and bash would lose its terminal): it stops, as any
     background job that wants the terminal, and asks once brought to the foreground."""
     awsenv.seed()
     child = interactive_bash(awsenv)
-    child.sendline("%s -p role-with-mfa -- sh -c 'echo KEY=$AWS_ACCESS_KEY_ID' &" % awsenv.bin)
+    child.sendline(RUN_PRINTING_KEY % awsenv.bin + " &")
     child.expect_exact("READY> ")
     time.sleep(1)
     child.sendline("echo STILL-MINE")
@@ -182,14 +197,7 @@ def test_a_run_started_in_the_background_stops_at_its_prompt_until_fg(awsenv, st
     child.expect(r"(Stopped|Running)")
     assert child.match.group(1) == "Stopped"
     child.expect_exact("READY> ")
-    child.sendline("fg")
-    child.expect_exact(PROMPT)
-    child.sendline(awsenv.totp())
-    child.expect(r"KEY=(ASIA\w+)")
-    child.expect_exact("READY> ")
-    child.sendline("exit")
-    child.expect(pexpect.EOF)
-    child.close()
+    fg_and_answer(awsenv, child)
     assert ops(sts) == ["GetSessionToken", "AssumeRole"]
 
 
@@ -200,7 +208,7 @@ def test_ctrl_z_then_bg_with_tostop_stops_again_without_spinning(awsenv, sts):
     child = interactive_bash(awsenv)
     child.sendline("stty tostop")
     child.expect_exact("READY> ")
-    child.sendline("%s -p role-with-mfa -- sh -c 'echo KEY=$AWS_ACCESS_KEY_ID'" % awsenv.bin)
+    child.sendline(RUN_PRINTING_KEY % awsenv.bin)
     child.expect_exact(PROMPT)
     child.sendcontrol("z")
     child.expect_exact("READY> ")
@@ -215,14 +223,7 @@ def test_ctrl_z_then_bg_with_tostop_stops_again_without_spinning(awsenv, sts):
     cpu_ticks = int(fields[11]) + int(fields[12])
     assert state == "Stopped" and fields[0] == "T", (state, fields[0])
     assert cpu_ticks < 50, cpu_ticks
-    child.sendline("fg")
-    child.expect_exact(PROMPT)
-    child.sendline(awsenv.totp())
-    child.expect(r"KEY=(ASIA\w+)")
-    child.expect_exact("READY> ")
-    child.sendline("exit")
-    child.expect(pexpect.EOF)
-    child.close()
+    fg_and_answer(awsenv, child)
 
 
 def test_a_signal_that_ends_the_prompt_gives_the_echo_back(awsenv, sts):
